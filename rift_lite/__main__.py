@@ -1,7 +1,8 @@
 """Command line: ``python -m rift_lite train ...`` and ``python -m rift_lite attack ...``.
 
 Each sub-command's options live beside the code they drive (:mod:`rift_lite.train`, :mod:`rift_lite.evaluate`);
-this file only dispatches, and imports them lazily so ``--help`` stays fast.
+this file only dispatches. Only the module of the sub-command that runs is imported, so ``--help`` stays fast and
+one sub-command never depends on another.
 """
 from __future__ import annotations
 
@@ -15,17 +16,21 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the options of ``command`` only are added (its module is imported), the others list by name."""
     parser = argparse.ArgumentParser(prog="python -m rift_lite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            importlib.import_module(module_name).add_arguments(sub_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    args = build_parser(command).parse_args(argv)
     module = importlib.import_module(SUBCOMMANDS[args.command][0])
     return int(module.run_cli(args) or 0)
 

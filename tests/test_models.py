@@ -1,7 +1,6 @@
 """Word-aligned tokenisation (WordPiece and byte-level BPE), the classifier and its embedding hook, the teacher."""
 from __future__ import annotations
 
-import time
 import subprocess
 import sys
 
