@@ -1,0 +1,39 @@
+"""Where a result came from, and writing it safely: the code version and atomic JSON files.
+
+Every run folder (training: ``results.json`` / ``log.jsonl``; evaluation: ``summary.json``) records the code version
+next to its numbers, and is written through a temporary file and ``os.replace`` so that an interrupted process never
+leaves a half-written file behind (what resuming relies on).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def git_describe() -> str:
+    """The code version (``git describe --always --dirty --tags``), or ``"unknown"`` outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_json_atomic(path, payload: Any, lines: bool = False) -> None:
+    """Write ``payload`` as indented JSON (or, with ``lines``, an iterable of rows as JSON Lines) atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        if lines:
+            rows: Iterable = payload
+            for row in rows:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+        else:
+            json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
