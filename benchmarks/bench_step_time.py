@@ -1,0 +1,106 @@
+"""Step time of RIFT vs Adv-Base at the same batch (goal: RIFT / Adv-Base <= 1.15).
+
+A step = the objective's forward (clean forward, 10-step ASCC inner loop, adversarial forward, and for RIFT the
+no-grad teacher forward + score MLPs), backward and the AdamW update. Both methods run on the same MR batch,
+alternating, after warm-up; the median of ``--steps`` timed steps is reported. Prints the settings.
+
+    python benchmarks/bench_step_time.py                       # CPU: MiniLM first 2 layers, batch 16 x 32 tokens
+    python benchmarks/bench_step_time.py --device cuda --layers 0 --batch-size 32 --max-tokens 64
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import statistics
+import time
+
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto (= cuda if available; both if 'all')")
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--layers", type=int, default=None, help="encoder layers kept (0 = all; default 2 on CPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 16 on CPU, 32 on CUDA")
+    parser.add_argument("--max-tokens", type=int, default=None, help="default 32 on CPU, 64 on CUDA")
+    parser.add_argument("--ascc-steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per method")
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    if args.device == "auto":
+        devices = ["cuda" if torch.cuda.is_available() else "cpu"]
+    for device in devices:
+        if device == "cuda" and not torch.cuda.is_available():
+            print("cuda: not available, skipped")
+            continue
+        bench(args, torch.device(device))
+
+
+def bench(args, device: torch.device) -> None:
+    from rift_lite import data
+    from rift_lite.adversary import ASCCConfig
+    from rift_lite.methods import MethodConfig, Objective, batch_inputs
+    from rift_lite.models import build_classifier, device_summary
+    from rift_lite.substitutions import SubstitutionSet, build_candidates
+
+    cuda = device.type == "cuda"
+    layers = args.layers if args.layers is not None else (0 if cuda else 2)
+    batch_size = args.batch_size or (32 if cuda else 16)
+    max_tokens = args.max_tokens or (64 if cuda else 32)
+    torch.manual_seed(0)
+    base_model, tokenizer = build_classifier(args.model, 2, layers or None, max_tokens)
+    pool = data.load("mr", "train")
+    examples = [e for e in pool if e.label == 0][: batch_size // 2] + [e for e in pool if e.label == 1][: batch_size // 2]
+    cbatch = build_candidates(examples, tokenizer, SubstitutionSet.load(), max_tokens=max_tokens).to(device)
+    inputs = batch_inputs(cbatch)
+    runners = {}
+    for name in ("adv-base", "rift"):
+        model = copy.deepcopy(base_model).to(device)
+        obj = Objective(model, MethodConfig.for_dataset(name, "mr", ascc=ASCCConfig(steps=args.ascc_steps))).to(device)
+        obj.train()
+        opt = torch.optim.AdamW([{"params": obj.encoder_parameters(), "weight_decay": 0.0},
+                                 {"params": obj.task_parameters(), "weight_decay": 2e-4}], lr=2e-5)
+        runners[name] = (obj, opt)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else None
+
+    def step(name):
+        obj, opt = runners[name]
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        if autocast:
+            with autocast():
+                out = obj(**inputs)
+        else:
+            out = obj(**inputs)
+        out["total"].backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    for _ in range(args.warmup):
+        for name in runners:
+            step(name)
+    times = {name: [] for name in runners}
+    for _ in range(args.steps):
+        for name in runners:
+            times[name].append(step(name))
+    med = {name: statistics.median(t) for name, t in times.items()}
+    info = device_summary()
+    print(f"device={device} ({info.get('gpu', 'cpu')}, torch {info['torch']}, threads {torch.get_num_threads()}, "
+          f"cpu_count {os.cpu_count()}) model={args.model} layers={layers or 'all'} batch={batch_size} "
+          f"(2 classes) tokens<={max_tokens} (T={cbatch.candidates.shape[1]}, K={cbatch.candidates.shape[2]}) "
+          f"ascc_steps={args.ascc_steps} precision={'bf16 autocast' if cuda else 'fp32'} "
+          f"timed_steps={args.steps} warmup={args.warmup}")
+    for name in runners:
+        print(f"  {name:9s} median step {med[name] * 1000:8.1f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times[name])})")
+    print(f"  ratio RIFT / Adv-Base = {med['rift'] / med['adv-base']:.3f}  (goal <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()

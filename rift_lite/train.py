@@ -1,0 +1,702 @@
+"""Fine-tuning loop for every method of :mod:`rift_lite.methods` (RIFT's Algorithm 1 and its baselines).
+
+``train(TrainConfig(...)) -> dict`` from a notebook, or ``python -m rift_lite train --method rift --dataset mr
+--profile smoke`` from a shell. What it does, and where it follows / departs from the paper and the official code:
+
+* **Class-balanced batches** (Algorithm 1, line 3): one sampler per class, B / C examples of each class per batch,
+  as the conditional bound of Lemma 1 needs; an epoch ends when the smallest class runs out (the official code zips
+  one loader per class). Classes are interleaved inside a batch, so every data-parallel rank's contiguous share is
+  itself class-balanced.
+* **Optimiser** (supplementary A.1): AdamW, lr 2e-5, no weight decay on the encoder, 2e-4 on the task-specific
+  layers (the head and the InfoNCE score MLPs). The official code warms the learning rate up linearly from 0.1x over
+  the first 2 of 20 epochs (stepped per epoch); here the same ramp is per step over ``warmup_fraction`` (0.1) of all
+  steps. bf16 autocast on CUDA.
+* **Model selection on a dev split**, by robust accuracy under the ASCC attack (cross-entropy objective, 10 steps,
+  arg-max decoded to a real word-substitution example; ``select_on='clean'`` for clean accuracy). The paper says
+  "early stopping according to best robust accuracy"; the official code measured that robust accuracy on the *test*
+  set. We never look at the test set here.
+* **Checkpoints and resume**: at the end of every epoch (and every ``checkpoint_every_steps`` steps if set) the full
+  training state -- model, InfoNCE heads, optimiser, scheduler, RNG states, epoch, position inside the epoch, running
+  loss sums, history -- is written to a temporary folder and moved into place with ``os.replace``; a run started
+  again with the same ``out`` resumes from the newest one and ends with the same numbers as an uninterrupted run.
+  The best model is saved in ``out/best`` with :meth:`Classifier.save_pretrained` (what ``rift_lite attack`` loads).
+* **Logs**: ``out/log.jsonl``, one line per epoch: clean and robust dev accuracy, the mean loss terms (ce, kl, info,
+  ptwd, total), the InfoNCE estimate of I(S_hat; T | Y) in nats, and the relative L2 distance
+  ||theta - theta_0|| / ||theta_0|| of the encoder (the forgetting measure of Fig. 2). ``out/results.json`` records
+  profile, config, seed, code version (git describe), hardware, world size and wall time.
+* **Data parallel**: run under ``torchrun --nproc_per_node N -m rift_lite train ...`` (or ``accelerate launch``).
+  Every rank draws the same global class-balanced batch and trains on its contiguous share; gradients are averaged
+  by DDP and the InfoNCE bound is computed over the all-gathered global batch (:mod:`rift_lite.distributed`), so a
+  run with N processes matches a 1-process run with the same global batch.
+
+Profiles (one code path, three sizes): ``smoke`` (MiniLM's first 2 layers, 200 MR training sentences of at most 32
+tokens, 1 epoch: about a minute on 2 CPU cores), ``lite`` (MiniLM-L6, all of MR, 64 tokens, 3 epochs: minutes on a
+GPU), ``paper`` (BERT-base, the paper's 20 epochs, batch 32 / 120, 300 / 80 tokens). Explicit fields override the
+profile; beta / alpha / lambda / tau default to the paper's values for the dataset (:func:`methods.default_hparams`).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from . import distributed
+from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
+from .methods import INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
+from .provenance import git_describe, write_json_atomic
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"model": "minilm", "num_hidden_layers": 2, "train_examples": 200, "dev_examples": 48, "max_tokens": 32,
+              "epochs": 1, "batch_size": 8, "eval_batch_size": 16, "ascc_steps": 10, "dev_attack_steps": 10},
+    "lite": {"model": "minilm", "num_hidden_layers": 0, "train_examples": 0, "dev_examples": 500, "max_tokens": 64,
+             "epochs": 3, "batch_size": 32, "eval_batch_size": 64, "ascc_steps": 10, "dev_attack_steps": 10},
+    "paper": {"model": "bert-base-uncased", "num_hidden_layers": 0, "train_examples": 0, "dev_examples": 0,
+              "max_tokens": 0, "epochs": 20, "batch_size": 0, "eval_batch_size": 64, "ascc_steps": 10,
+              "dev_attack_steps": 10},
+}
+"""Per-profile defaults; 0 means "all" (examples, layers) or "the dataset's value" (max_tokens, batch_size)."""
+
+PAPER_BATCH = {"imdb": 32, "snli": 120}
+TINY_RANDOM = "tiny-random"
+"""A 2-layer, 32-wide randomly initialised BERT (no dropout) with MiniLM's vocabulary: for tests only."""
+
+CHECKPOINTS = "checkpoints"
+LATEST = "LATEST"
+
+
+class SimulatedInterruption(RuntimeError):
+    """Raised by ``TrainConfig.fail_after_steps`` to test resuming (a stand-in for a killed process)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs. ``None`` fields are filled from the profile, then from the paper (per dataset)."""
+
+    method: str = "rift"
+    dataset: str = "mr"
+    profile: str = "smoke"
+    model: str | None = None
+    num_hidden_layers: int | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    eval_batch_size: int | None = None
+    lr: float = 2e-5
+    encoder_weight_decay: float = 0.0
+    head_weight_decay: float = 2e-4
+    warmup_fraction: float = 0.1
+    warmup_factor: float = 0.1
+    max_grad_norm: float | None = None
+    beta: float | None = None
+    alpha: float | None = None
+    tau: float | None = None
+    ptwd_lambda: float | None = None
+    mixout_p: float | None = None
+    ascc_steps: int | None = None
+    ascc_lr: float = 1.0
+    ascc_weight_decay: float = 2e-5
+    ascc_entropy_weight: float = 15.0
+    shared_reference: bool = True
+    max_tokens: int | None = None
+    train_examples: int | None = None
+    dev_examples: int | None = None
+    dev_attack_steps: int | None = None
+    select_on: str = "robust"
+    seed: int = 0
+    out: str | None = None
+    data_dir: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    resume: bool = True
+    progress: bool = True
+    checkpoint_every_steps: int | None = None
+    fail_after_steps: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _err(field_name: str, allowed: str, value) -> ValueError:
+    return ValueError(f"TrainConfig.{field_name} must be {allowed}; got {value!r}")
+
+
+def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
+    """Fill ``None`` fields (profile, then paper per dataset) and validate; returns a new, complete config."""
+    from .data import TASKS
+
+    c = dataclasses.replace(config)
+    if c.profile not in PROFILES:
+        raise _err("profile", f"one of {', '.join(PROFILES)}", c.profile)
+    if c.method not in METHODS:
+        raise _err("method", f"one of {', '.join(METHODS)}", c.method)
+    if c.dataset not in TASKS:
+        raise _err("dataset", f"one of {', '.join(sorted(TASKS))}", c.dataset)
+    task = TASKS[c.dataset]
+    if "train" not in task.splits or "dev" not in task.splits:
+        raise _err("dataset", "a dataset with local train and dev splits "
+                   f"({', '.join(n for n, t in TASKS.items() if 'train' in t.splits and 'dev' in t.splits)}); "
+                   f"{c.dataset} has only {', '.join(task.splits)}", c.dataset)
+    for key, value in PROFILES[c.profile].items():
+        if getattr(c, key) is None:
+            setattr(c, key, value)
+    if not c.max_tokens:
+        c.max_tokens = task.max_tokens
+    if not c.batch_size:
+        c.batch_size = PAPER_BATCH.get(c.dataset, 120 if task.is_pair else 32)
+    for key, value in default_hparams(c.dataset).items():
+        if getattr(c, key) is None:
+            setattr(c, key, value)
+    if c.out is None:
+        c.out = str(Path("runs") / f"{c.dataset}-{c.method}-{c.profile}-seed{c.seed}")
+    C = task.num_labels
+    if not isinstance(c.epochs, int) or not 1 <= c.epochs <= 1000:
+        raise _err("epochs", "an integer in [1, 1000]", c.epochs)
+    if c.batch_size < C or c.batch_size % C:
+        raise _err("batch_size", f"a positive multiple of the number of classes ({C}) for class-balanced batches",
+                   c.batch_size)
+    if c.method in INFO_METHODS and c.batch_size // C < 2:
+        raise _err("batch_size", f">= {2 * C} for {c.method} (InfoNCE needs >= 2 examples per class)", c.batch_size)
+    if c.batch_size % world_size:
+        raise _err("batch_size", f"divisible by the number of processes ({world_size})", c.batch_size)
+    if c.eval_batch_size < 1:
+        raise _err("eval_batch_size", ">= 1", c.eval_batch_size)
+    if not 0 < c.lr <= 1:
+        raise _err("lr", "in (0, 1]", c.lr)
+    for key in ("encoder_weight_decay", "head_weight_decay", "beta", "alpha", "ptwd_lambda", "ascc_weight_decay",
+                "ascc_entropy_weight"):
+        if getattr(c, key) < 0:
+            raise _err(key, ">= 0", getattr(c, key))
+    if c.tau <= 0:
+        raise _err("tau", "> 0", c.tau)
+    if not 0 <= c.mixout_p < 1:
+        raise _err("mixout_p", "in [0, 1)", c.mixout_p)
+    if not 0 <= c.warmup_fraction <= 1:
+        raise _err("warmup_fraction", "in [0, 1]", c.warmup_fraction)
+    if not 0 < c.warmup_factor <= 1:
+        raise _err("warmup_factor", "in (0, 1]", c.warmup_factor)
+    if c.ascc_steps < 0 or c.dev_attack_steps < 0:
+        raise _err("ascc_steps" if c.ascc_steps < 0 else "dev_attack_steps", ">= 0", min(c.ascc_steps, c.dev_attack_steps))
+    if c.ascc_lr <= 0:
+        raise _err("ascc_lr", "> 0", c.ascc_lr)
+    if c.max_tokens < 3:
+        raise _err("max_tokens", ">= 3 (two special tokens and a word)", c.max_tokens)
+    if c.train_examples < 0 or c.dev_examples < 0 or c.num_hidden_layers < 0:
+        raise _err("train_examples" if c.train_examples < 0 else "dev_examples" if c.dev_examples < 0
+                   else "num_hidden_layers", ">= 0 (0 = all)", -1)
+    if c.select_on not in ("robust", "clean"):
+        raise _err("select_on", "'robust' or 'clean'", c.select_on)
+    if c.select_on == "robust" and c.dev_attack_steps == 0:
+        raise _err("dev_attack_steps", ">= 1 when select_on='robust'", c.dev_attack_steps)
+    if c.precision not in ("auto", "fp32", "bf16"):
+        raise _err("precision", "'auto', 'fp32' or 'bf16'", c.precision)
+    if c.device != "auto" and not (c.device == "cpu" or c.device.startswith("cuda")):
+        raise _err("device", "'auto', 'cpu' or 'cuda[:N]'", c.device)
+    if c.checkpoint_every_steps is not None and c.checkpoint_every_steps < 1:
+        raise _err("checkpoint_every_steps", ">= 1 or None", c.checkpoint_every_steps)
+    if c.max_grad_norm is not None and c.max_grad_norm <= 0:
+        raise _err("max_grad_norm", "> 0 or None", c.max_grad_norm)
+    return c
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+class ClassBalancedSampler:
+    """One shuffled stream per class; batch i takes B / C examples of each class, interleaved (c0, c1, ..., c0, ...).
+
+    Stateless given ``(seed, epoch)``, so resuming at batch i of an epoch reproduces the same batches.
+    """
+
+    def __init__(self, labels: Sequence[int], batch_size: int, num_classes: int, seed: int = 0):
+        if batch_size % num_classes:
+            raise ValueError(f"batch_size {batch_size} is not a multiple of num_classes {num_classes}")
+        self.per_class = batch_size // num_classes
+        self.by_class = [[i for i, y in enumerate(labels) if y == c] for c in range(num_classes)]
+        empty = [c for c, idx in enumerate(self.by_class) if len(idx) < self.per_class]
+        if empty:
+            raise ValueError(f"classes {empty} have fewer than {self.per_class} training examples (batch_size / C)")
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return min(len(idx) for idx in self.by_class) // self.per_class
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        streams = [[idx[j] for j in torch.randperm(len(idx), generator=gen).tolist()] for idx in self.by_class]
+        k = self.per_class
+        return [[s[i * k + j] for j in range(k) for s in streams] for i in range(len(self))]
+
+
+def _balanced_subset(examples, n: int, num_classes: int, seed: int):
+    if not n or n >= len(examples):
+        return list(examples)
+    rng = random.Random(seed)
+    order = list(examples)
+    rng.shuffle(order)
+    per = [0] * num_classes
+    out = []
+    for ex in order:
+        if per[ex.label] < n // num_classes:
+            per[ex.label] += 1
+            out.append(ex)
+    return out
+
+
+def _slice_batch(cbatch, lo: int, hi: int):
+    from .models import EncodedBatch
+    from .substitutions import CandidateBatch
+
+    b = cbatch.batch if hasattr(cbatch, "batch") else cbatch
+    enc = EncodedBatch(b.input_ids[lo:hi], b.attention_mask[lo:hi], b.token_type_ids[lo:hi], b.labels[lo:hi],
+                       b.word_positions[lo:hi], b.n_truncated)
+    if not hasattr(cbatch, "candidates"):
+        return enc
+    words = cbatch.slot_words[lo:hi] if cbatch.slot_words is not None else None
+    return CandidateBatch(enc, cbatch.candidates[lo:hi], cbatch.candidate_mask[lo:hi], words)
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: int, seed: int):
+    """``(Classifier, WordTokenizer)``; ``name == 'tiny-random'`` gives the tiny random test model."""
+    from .models import Classifier, WordTokenizer, build_classifier
+
+    if name != TINY_RANDOM:
+        return build_classifier(name, num_labels, num_hidden_layers or None, max_tokens)
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from .models import resolve_encoder_path
+
+    hf_tok = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+    config = BertConfig(vocab_size=hf_tok.vocab_size, hidden_size=32, num_hidden_layers=num_hidden_layers or 2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=max(64, max_tokens),
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(10_000 + seed)
+        encoder = BertModel(config, add_pooling_layer=False)
+    return Classifier(encoder, num_labels), WordTokenizer(hf_tok, max_tokens)
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+def evaluate(model, examples, tokenizer, substitutions=None, *, batch_size: int = 32, max_tokens: int | None = None,
+             attack_steps: int = 10, device=None, precision: str = "fp32", ascc: ASCCConfig | None = None) -> dict:
+    """Clean accuracy and ASCC robust accuracy of ``model`` on ``examples``.
+
+    Robust accuracy: the ASCC adversary with the cross-entropy objective (labels known, ``attack_steps`` Adam steps),
+    decoded by arg-max into a real word-substitution example; an example counts when both the clean and the
+    substituted text are classified correctly. ``attack_steps=0`` (or no substitution set) skips the attack.
+    """
+    from .substitutions import build_candidates
+
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    ascc = ascc or ASCCConfig(steps=attack_steps, loss="ce")
+    clean = robust = n = 0
+    try:
+        for lo in range(0, len(examples), batch_size):
+            chunk = examples[lo: lo + batch_size]
+            attack = attack_steps > 0 and substitutions is not None
+            cb = build_candidates(chunk, tokenizer, substitutions, max_tokens=max_tokens) if attack else None
+            b = (cb.batch if cb is not None else tokenizer.encode(chunk, max_tokens)).to(device)
+            with _autocast(torch.device(device), precision):
+                with torch.no_grad():
+                    ok = model(b.input_ids, b.attention_mask, b.token_type_ids).argmax(-1) == b.labels
+                if attack:
+                    cands, cmask = cb.candidates.to(device), cb.candidate_mask.to(device)
+                    res = ascc_attack(model, b.input_ids, b.attention_mask, b.token_type_ids, cands, cmask,
+                                      config=dataclasses.replace(ascc, steps=attack_steps, loss="ce"), labels=b.labels)
+                    with torch.no_grad():
+                        adv_ids = adversarial_token_ids(cands, res.weights)
+                        adv_ok = model(adv_ids, b.attention_mask, b.token_type_ids).argmax(-1) == b.labels
+                    robust += int((ok & adv_ok).sum())
+            clean += int(ok.sum())
+            n += len(chunk)
+    finally:
+        model.train(was_training)
+    return {"clean_acc": clean / max(n, 1), "robust_acc": robust / max(n, 1) if attack_steps > 0 and substitutions
+            is not None else None, "n": n}
+
+
+# ---------------------------------------------------------------------------------------------- bookkeeping
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        import numpy as np
+
+        state["numpy"] = np.random.get_state()
+    except ImportError:  # pragma: no cover
+        pass
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "numpy" in state:
+        import numpy as np
+
+        np.random.set_state(state["numpy"])
+
+
+def _trainable_state(objective: Objective) -> dict:
+    """The objective's state without the frozen teacher (rebuilt from the pre-trained weights on resume)."""
+    return {k: v for k, v in objective.state_dict().items() if not k.startswith("teacher.")}
+
+
+def save_checkpoint(out: Path, state: dict) -> Path:
+    """Write ``state`` into ``out/checkpoints/step-N`` through a temporary folder and ``os.replace``; point LATEST."""
+    root = out / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{state['global_step']:09d}"
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    torch.save(state, tmp / "state.pt")
+    final = root / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    latest_tmp = root / f".{LATEST}.tmp"
+    latest_tmp.write_text(name)
+    os.replace(latest_tmp, root / LATEST)
+    for old in root.glob("step-*"):
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    root = out / CHECKPOINTS
+    pointer = root / LATEST
+    if pointer.is_file():
+        path = root / pointer.read_text().strip()
+        if (path / "state.pt").is_file():
+            return path
+    found = sorted(p for p in root.glob("step-*") if (p / "state.pt").is_file()) if root.is_dir() else []
+    return found[-1] if found else None
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def _select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train(config: TrainConfig | None = None, **overrides) -> dict:
+    """Fine-tune with ``config`` (fields may also be given as keyword arguments); returns the results dict.
+
+    The results (also in ``out/results.json``) hold the resolved config, the per-epoch history (the lines of
+    ``out/log.jsonl``), the best epoch on the dev split, seeds, code version, hardware and wall time.
+    """
+    from tqdm.auto import tqdm
+
+    from . import data as data_mod
+    from .models import device_summary
+    from .substitutions import SubstitutionSet, build_candidates
+
+    config = dataclasses.replace(config or TrainConfig(), **overrides)
+    requested = _select_device(config.device)
+    device = distributed.setup(requested.type)
+    if requested.type == "cuda" and requested.index is not None and not distributed.is_initialized():
+        device = requested
+    world, rank = distributed.world_size(), distributed.rank()
+    cfg = resolve_config(config, world)
+    main = distributed.is_main()
+    out = Path(cfg.out)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    task = data_mod.TASKS[cfg.dataset]
+    train_set = _balanced_subset(data_mod.load(cfg.dataset, "train", cfg.data_dir), cfg.train_examples,
+                                 task.num_labels, cfg.seed)
+    dev_all = data_mod.load(cfg.dataset, "dev", cfg.data_dir)
+    dev_set = dev_all if not cfg.dev_examples or cfg.dev_examples >= len(dev_all) else \
+        random.Random(f"dev-{cfg.seed}").sample(dev_all, cfg.dev_examples)
+    adversarial = cfg.method != "standard"
+    substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
+
+    model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed)
+    model.to(device)
+    method_cfg = MethodConfig(
+        name=cfg.method, beta=cfg.beta, alpha=cfg.alpha, ptwd_lambda=cfg.ptwd_lambda, mixout_p=cfg.mixout_p,
+        tau=cfg.tau, shared_reference=cfg.shared_reference,
+        ascc=ASCCConfig(steps=cfg.ascc_steps, lr=cfg.ascc_lr, weight_decay=cfg.ascc_weight_decay,
+                        entropy_weight=cfg.ascc_entropy_weight))
+    objective = Objective(model, method_cfg).to(device)
+    runner = objective
+    if distributed.is_initialized():
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        runner = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None,
+                     broadcast_buffers=False)
+
+    optimizer = torch.optim.AdamW([
+        {"params": objective.encoder_parameters(), "weight_decay": cfg.encoder_weight_decay},
+        {"params": objective.task_parameters(), "weight_decay": cfg.head_weight_decay},
+    ], lr=cfg.lr)
+    sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed)
+    steps_per_epoch = len(sampler)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = round(cfg.warmup_fraction * total_steps)
+
+    def lr_factor(step: int) -> float:
+        return 1.0 if warmup == 0 else cfg.warmup_factor + (1 - cfg.warmup_factor) * min(1.0, step / warmup)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "sums": {}, "count": 0,
+                             "history": [], "best": None, "elapsed": 0.0, "resumed_from": []}
+    ckpt = latest_checkpoint(out) if cfg.resume else None
+    if ckpt is not None:
+        saved = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=False)
+        if saved["config"]["method"] != cfg.method or saved["config"]["model"] != cfg.model:
+            raise ValueError(f"{ckpt} was written by a different run (method {saved['config']['method']}, model "
+                             f"{saved['config']['model']}); use another --out or resume=False")
+        missing, unexpected = objective.load_state_dict(saved["objective"], strict=False)
+        if unexpected or any(not k.startswith("teacher.") for k in missing):
+            raise RuntimeError(f"{ckpt}: state does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_state(saved["rng"])
+        for key in ("epoch", "step_in_epoch", "global_step", "sums", "count", "history", "best", "elapsed",
+                    "resumed_from"):
+            state[key] = saved[key]
+        state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
+        if main:
+            print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['step_in_epoch']} of {steps_per_epoch})",
+                  file=sys.stderr)
+    segment_start = time.time()
+
+    def checkpoint():
+        if main:
+            payload = {k: state[k] for k in state}
+            payload["elapsed"] = state["elapsed"] + time.time() - segment_start
+            payload.update(objective=_trainable_state(objective), optimizer=optimizer.state_dict(),
+                           scheduler=scheduler.state_dict(), rng=_rng_state(), config=dataclasses.asdict(cfg))
+            save_checkpoint(out, payload)
+        distributed.barrier()
+
+    share = cfg.batch_size // world
+    keys = ("total", "ce", "kl", "info", "ptwd", "mi", "acc", "adv_acc")
+    for epoch in range(state["epoch"], cfg.epochs):
+        batches = sampler.epoch_batches(epoch)
+        objective.train()
+        bar = tqdm(range(state["step_in_epoch"], steps_per_epoch), total=steps_per_epoch,
+                   initial=state["step_in_epoch"], desc=f"{cfg.method} epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.progress and main), leave=False)
+        for i in bar:
+            examples = [train_set[j] for j in batches[i]]
+            if adversarial:
+                full = build_candidates(examples, tokenizer, substitutions, max_tokens=cfg.max_tokens)
+            else:
+                full = tokenizer.encode(examples, cfg.max_tokens)
+            local = _slice_batch(full, rank * share, (rank + 1) * share) if world > 1 else full
+            inputs = {k: v.to(device) for k, v in batch_inputs(local).items()}
+            with _autocast(device, cfg.precision):
+                terms = runner(**inputs)
+            terms["total"].backward()
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(objective.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            values = {k: float(terms[k].detach()) for k in keys}
+            for k, v in values.items():
+                if not math.isnan(v):
+                    state["sums"][k] = state["sums"].get(k, 0.0) + v
+            state["count"] += 1
+            state["global_step"] += 1
+            state["step_in_epoch"] = i + 1
+            bar.set_postfix(loss=f"{values['total']:.3f}", kl=f"{values['kl']:.3f}")
+            if cfg.checkpoint_every_steps and state["global_step"] % cfg.checkpoint_every_steps == 0 \
+                    and i + 1 < steps_per_epoch:
+                checkpoint()
+            if cfg.fail_after_steps and state["global_step"] == cfg.fail_after_steps:
+                raise SimulatedInterruption(f"simulated interruption after {state['global_step']} steps")
+        bar.close()
+
+        # ---- end of epoch: dev evaluation, log, best model, checkpoint
+        means = {k: v / max(state["count"], 1) for k, v in state["sums"].items()}
+        means = distributed.all_reduce_mean(means, device if device.type == "cuda" else None)
+        dev = evaluate(objective.model, dev_set, tokenizer, substitutions, batch_size=cfg.eval_batch_size,
+                       max_tokens=cfg.max_tokens, attack_steps=cfg.dev_attack_steps, device=device,
+                       precision=cfg.precision)
+        row = {"epoch": epoch + 1, "step": state["global_step"], "lr": scheduler.get_last_lr()[0],
+               "dev_clean_acc": dev["clean_acc"], "dev_robust_acc": dev["robust_acc"], "dev_n": dev["n"],
+               "rel_l2_distance": objective.relative_distance(),
+               **{f"train_{k}": means.get(k) for k in keys},
+               "wall_time_s": round(state["elapsed"] + time.time() - segment_start, 2)}
+        row["mi_estimate"] = row.pop("train_mi")
+        state["history"].append(row)
+        score = dev["robust_acc"] if cfg.select_on == "robust" else dev["clean_acc"]
+        if state["best"] is None or score > state["best"]["score"]:
+            state["best"] = {"epoch": epoch + 1, "score": score, "select_on": cfg.select_on,
+                             "dev_clean_acc": dev["clean_acc"], "dev_robust_acc": dev["robust_acc"]}
+            if main:
+                _save_best(objective, tokenizer, out, cfg, state["best"])
+        if main:
+            write_json_atomic(out / "log.jsonl", state["history"], lines=True)
+            print(json.dumps(row), file=sys.stderr)
+        state.update(epoch=epoch + 1, step_in_epoch=0, sums={}, count=0)
+        checkpoint()
+
+    wall = state["elapsed"] + time.time() - segment_start
+    results = {
+        "profile": cfg.profile, "method": cfg.method, "dataset": cfg.dataset, "config": dataclasses.asdict(cfg),
+        "seeds": {"seed": cfg.seed, "sampler_seed": cfg.seed, "dev_subset_seed": f"dev-{cfg.seed}"},
+        "code_version": git_describe(), "hardware": {**device_summary(), "device": str(device), "world_size": world},
+        "wall_time_s": round(wall, 2), "run_wall_time_s": round(time.time() - started, 2),
+        "n_train": len(train_set), "n_dev": len(dev_set), "steps": state["global_step"],
+        "resumed_at_steps": state["resumed_from"], "best": state["best"], "final": state["history"][-1],
+        "history": state["history"], "best_checkpoint": str(out / "best"),
+        "paper_hparams_note": ("beta/alpha/lambda default to the paper's IMDB values for MR/SST-2 and single-sentence "
+                               "tasks, SNLI values for pair tasks (the paper gives no others)"),
+        "model_selection": f"dev split ({cfg.dataset} dev), {cfg.select_on} accuracy; never the test set",
+    }
+    if main:
+        write_json_atomic(out / "results.json", results)
+    return results
+
+
+def _save_best(objective: Objective, tokenizer, out: Path, cfg: TrainConfig, best: dict) -> None:
+    tmp = out / f".best-tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    meta = {"task": cfg.dataset, "encoder": cfg.model, "method": cfg.method, "profile": cfg.profile, **best}
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    if not cfg.progress:
+        hf_logging.disable_progress_bar()
+    try:
+        objective.model.save_pretrained(tmp, tokenizer, metadata=meta)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    final = out / "best"
+    old = out / f".best-old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m rift_lite train`` (unset options come from the profile / the paper)."""
+    parser.add_argument("--method", choices=METHODS, default="rift")
+    parser.add_argument("--dataset", default="mr", help="mr, sst2, imdb, ... (needs local train and dev splits)")
+    parser.add_argument("--model", default=None, help=f"minilm, bert-base-uncased, roberta-base, or {TINY_RANDOM}")
+    parser.add_argument("--num-hidden-layers", type=int, default=None, help="keep only the first layers (0 = all)")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="smoke")
+    parser.add_argument("--alpha", type=float, default=None, help="weight of L_r-info (Eq. 11)")
+    parser.add_argument("--beta", type=float, default=None, help="weight of the KL term (Eq. 9)")
+    parser.add_argument("--tau", type=float, default=None, help="score-function temperature")
+    parser.add_argument("--ptwd-lambda", type=float, default=None, help="Adv-PTWD weight of ||theta - theta_0||_2")
+    parser.add_argument("--mixout-p", type=float, default=None, help="Adv-Mixout probability")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch (a multiple of the classes)")
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--max-tokens", type=int, default=None)
+    parser.add_argument("--train-examples", type=int, default=None, help="class-balanced subset (0 = all)")
+    parser.add_argument("--dev-examples", type=int, default=None, help="dev subset for model selection (0 = all)")
+    parser.add_argument("--ascc-steps", type=int, default=None, help="ASCC inner steps in training (10)")
+    parser.add_argument("--dev-attack-steps", type=int, default=None, help="ASCC steps of the dev robust accuracy")
+    parser.add_argument("--select-on", choices=("robust", "clean"), default="robust")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="run folder (default runs/<dataset>-<method>-<profile>-seed<N>)")
+    parser.add_argument("--data-dir", default=None, help="data folder (default $RIFT_LITE_DATA)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    parser.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
+    parser.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        method=args.method, dataset=args.dataset, profile=args.profile, model=args.model,
+        num_hidden_layers=args.num_hidden_layers, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
+        max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
+        ascc_steps=args.ascc_steps, dev_attack_steps=args.dev_attack_steps, select_on=args.select_on, seed=args.seed,
+        out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
+        checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    try:
+        results = train(config_from_args(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.cleanup()
+    if distributed.is_main():
+        best = results["best"]
+        print(f"{results['method']} on {results['dataset']} ({results['profile']}): best epoch {best['epoch']}, "
+              f"dev clean {best['dev_clean_acc']:.3f}, dev robust {best['dev_robust_acc']}, "
+              f"{results['wall_time_s']:.1f} s -> {results['config']['out']}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- local multi-process
+
+
+def _spawn_entry(local_rank: int, world: int, port: int, config: TrainConfig, queue) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(local_rank), LOCAL_RANK=str(local_rank),
+                      WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    try:
+        results = train(config)
+        if local_rank == 0:
+            queue.put(results)
+    finally:
+        distributed.cleanup()
+
+
+def run_local(config: TrainConfig, nprocs: int = 2) -> dict:
+    """Run ``train(config)`` in ``nprocs`` local CPU processes (gloo) -- a torchrun stand-in for notebooks and tests."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    mp.start_processes(_spawn_entry, args=(nprocs, port, config, queue), nprocs=nprocs, join=True,
+                       start_method="spawn")
+    return queue.get()

@@ -1,0 +1,103 @@
+"""The trainer: config errors, class-balanced batches, resume after an interruption, 2-process data parallel."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from rift_lite.train import ClassBalancedSampler, SimulatedInterruption, TrainConfig, resolve_config, train
+
+
+def _has_infonce() -> bool:
+    try:
+        import rift_lite.infonce  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _tiny(out, method, **kw) -> TrainConfig:
+    """A tiny random BERT on 32 MR sentences of <= 16 tokens: 4 steps per epoch, 2 epochs, seconds on a CPU."""
+    values = dict(method=method, dataset="mr", profile="smoke", model="tiny-random", num_hidden_layers=2,
+                  train_examples=32, dev_examples=16, batch_size=8, eval_batch_size=16, epochs=2, max_tokens=16,
+                  ascc_steps=2, dev_attack_steps=2, lr=1e-3, out=str(out), progress=False)
+    values.update(kw)
+    return TrainConfig(**values)
+
+
+def _numbers(history):
+    return [{k: v for k, v in row.items() if k != "wall_time_s"} for row in history]
+
+
+def _assert_history_close(a, b, rel=1e-6, abs_=1e-7):
+    assert len(a) == len(b)
+    for ra, rb in zip(_numbers(a), _numbers(b)):
+        assert ra.keys() == rb.keys()
+        for key in ra:
+            if isinstance(ra[key], float) and isinstance(rb[key], float) and not math.isnan(ra[key]):
+                assert ra[key] == pytest.approx(rb[key], rel=rel, abs=abs_), key
+            else:
+                assert ra[key] == rb[key], key
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match=r"TrainConfig\.batch_size must be a positive multiple of the number of classes"):
+        resolve_config(TrainConfig(batch_size=7))
+    with pytest.raises(ValueError, match=r"TrainConfig\.method must be one of standard"):
+        resolve_config(TrainConfig(method="freelb"))
+    with pytest.raises(ValueError, match=r"TrainConfig\.dataset must be a dataset with local train and dev"):
+        resolve_config(TrainConfig(dataset="snli"))
+    with pytest.raises(ValueError, match=r"TrainConfig\.mixout_p must be in \[0, 1\)"):
+        resolve_config(TrainConfig(mixout_p=1.5))
+    with pytest.raises(ValueError, match=r"TrainConfig\.batch_size must be >= 4 for rift"):
+        resolve_config(TrainConfig(method="rift", batch_size=2))
+    cfg = resolve_config(TrainConfig(method="adv-ptwd", dataset="mr", profile="paper"))
+    assert (cfg.beta, cfg.alpha, cfg.ptwd_lambda, cfg.tau, cfg.epochs, cfg.batch_size, cfg.max_tokens) == \
+        (10.0, 0.1, 0.01, 0.2, 20, 32, 80)
+    assert resolve_config(TrainConfig(profile="smoke", alpha=0.5)).alpha == 0.5
+
+
+def test_class_balanced_sampler():
+    labels = [0] * 10 + [1] * 7
+    sampler = ClassBalancedSampler(labels, batch_size=4, num_classes=2, seed=3)
+    assert len(sampler) == 3  # the smallest class (7 examples, 2 per batch) runs out first
+    batches = sampler.epoch_batches(0)
+    assert batches == sampler.epoch_batches(0) and batches != sampler.epoch_batches(1)
+    for batch in batches:
+        assert [labels[i] for i in batch] == [0, 1, 0, 1]  # interleaved: each rank's half is balanced too
+    flat = [i for b in batches for i in b]
+    assert len(flat) == len(set(flat))
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir):
+    method = "rift" if _has_infonce() else "adv-mixout"
+    reference = train(_tiny(tmp_path / "a", method))
+    with pytest.raises(SimulatedInterruption):
+        train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7))
+    resumed = train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3))
+    assert resumed["resumed_at_steps"] == [6]
+    _assert_history_close(reference["history"], resumed["history"])
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    _assert_history_close(log, reference["history"])
+    row = log[-1]
+    for key in ("dev_clean_acc", "dev_robust_acc", "train_ce", "train_kl", "rel_l2_distance", "mi_estimate"):
+        assert key in row
+    assert row["rel_l2_distance"] > 0
+    results = json.loads((tmp_path / "b" / "results.json").read_text())
+    for key in ("profile", "config", "seeds", "code_version", "hardware", "wall_time_s"):
+        assert key in results
+    assert (tmp_path / "b" / "best" / "rift_lite.json").is_file()
+
+
+@pytest.mark.slow
+def test_two_processes_match_one(tmp_path, data_dir):
+    from rift_lite.train import run_local
+
+    method = "rift" if _has_infonce() else "adv-ptwd"
+    # alpha large so that a wrongly scaled InfoNCE gradient across processes would show in the parameters
+    one = train(_tiny(tmp_path / "one", method, epochs=1, alpha=20.0))
+    two = run_local(_tiny(tmp_path / "two", method, epochs=1, alpha=20.0), nprocs=2)
+    assert two["hardware"]["world_size"] == 2
+    _assert_history_close(one["history"], two["history"], rel=1e-3, abs_=1e-4)
