@@ -3,18 +3,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from rift_lite.train import ClassBalancedSampler, SimulatedInterruption, TrainConfig, resolve_config, train
-
-
-def _has_infonce() -> bool:
-    try:
-        import rift_lite.infonce  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _tiny(out, method, **kw) -> TrainConfig:
@@ -72,7 +69,7 @@ def test_class_balanced_sampler():
 
 @pytest.mark.slow
 def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir):
-    method = "rift" if _has_infonce() else "adv-mixout"
+    method = "rift"
     reference = train(_tiny(tmp_path / "a", method))
     with pytest.raises(SimulatedInterruption):
         train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7))
@@ -95,9 +92,35 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir):
 def test_two_processes_match_one(tmp_path, data_dir):
     from rift_lite.train import run_local
 
-    method = "rift" if _has_infonce() else "adv-ptwd"
+    method = "rift"
     # alpha large so that a wrongly scaled InfoNCE gradient across processes would show in the parameters
     one = train(_tiny(tmp_path / "one", method, epochs=1, alpha=20.0))
     two = run_local(_tiny(tmp_path / "two", method, epochs=1, alpha=20.0), nprocs=2)
     assert two["hardware"]["world_size"] == 2
     _assert_history_close(one["history"], two["history"], rel=1e-3, abs_=1e-4)
+
+
+@pytest.mark.slow
+def test_a_killed_process_resumes_to_the_same_metrics(tmp_path, data_dir):
+    """SIGKILL a real ``python -m rift_lite train`` process after its first checkpoint, start it again with the same
+    ``--out``: the resumed run ends with the numbers of an uninterrupted run (nothing is lost)."""
+    reference = train(_tiny(tmp_path / "ref", "rift", train_examples=64))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "rift_lite", "train", "--method", "rift", "--dataset", "mr", "--profile", "smoke",
+           "--model", "tiny-random", "--num-hidden-layers", "2", "--train-examples", "64", "--dev-examples", "16",
+           "--batch-size", "8", "--epochs", "2", "--max-tokens", "16", "--ascc-steps", "2", "--dev-attack-steps", "2",
+           "--lr", "1e-3", "--checkpoint-every", "1", "--no-progress", "--out", str(out), "--data-dir", str(data_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
+    pointer = out / "checkpoints" / "LATEST"
+    deadline = time.monotonic() + 120
+    while not pointer.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    output = proc.communicate(timeout=60)[0].decode(errors="replace")
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it could be killed:\n{output[-2000:]}"
+    assert not (out / "results.json").exists()
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["resumed_at_steps"] and results["resumed_at_steps"][0] >= 1
+    _assert_history_close(reference["history"], results["history"])
