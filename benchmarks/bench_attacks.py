@@ -22,6 +22,7 @@ import os
 import time
 
 import torch
+from common import run_on_devices
 
 
 def main() -> None:
@@ -44,12 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    for device in devices:
-        if device == "cuda" and not torch.cuda.is_available():
-            print("cuda: not available, skipped")
-            continue
-        bench(args, torch.device(device))
+    run_on_devices(args.device, lambda device: bench(args, device))
 
 
 def bench(args, device: torch.device) -> None:

@@ -16,6 +16,7 @@ import statistics
 import time
 
 import torch
+from common import run_on_devices
 
 
 def main() -> None:
@@ -29,14 +30,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per method")
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    if args.device == "auto":
-        devices = ["cuda" if torch.cuda.is_available() else "cpu"]
-    for device in devices:
-        if device == "cuda" and not torch.cuda.is_available():
-            print("cuda: not available, skipped")
-            continue
-        bench(args, torch.device(device))
+    run_on_devices(args.device, lambda device: bench(args, device))
 
 
 def bench(args, device: torch.device) -> None:
