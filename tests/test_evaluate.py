@@ -137,3 +137,12 @@ def test_attack_command_line(name, tiny_checkpoint, tmp_path, data_dir):
     assert main(argv) == 0  # resumes: nothing left to do
     again = json.loads((out / SUMMARY_FILE).read_text())
     assert again["this_run"]["examples"] == 0 and again["metrics"] == summary["metrics"]
+
+
+def test_command_line_bad_input_is_one_clear_line(tmp_path, capsys):
+    from rift_lite.__main__ import main
+
+    assert main(["attack", "--checkpoint", str(tmp_path / "missing"), "--attack", "pwws"]) == 2
+    err = capsys.readouterr().err
+    assert "missing is not a rift_lite checkpoint: rift_lite.json is missing" in err
+    assert "Traceback" not in err
