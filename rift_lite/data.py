@@ -386,6 +386,26 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                             line=number + 1) from None
 
 
+def _read_header(fields: Sequence[str], columns: Sequence[str], path: Path, number: int) -> list[str]:
+    """The column names of a header line; every name in ``columns`` must be among them."""
+    names = [f.strip() for f in fields]
+    for column in columns:
+        if column not in names:
+            raise DataError(f"column missing from the header (header: {', '.join(names)})",
+                            path=path, line=number, field=column)
+    return names
+
+
+def _check_width(fields: Sequence[str], names: Sequence[str], kind: str, path: Path, number: int) -> None:
+    """A row must have one field per column: name the first missing column, or count the extra fields."""
+    if len(fields) == len(names):
+        return
+    missing = names[len(fields)] if len(fields) < len(names) else None
+    problem = "missing" if missing else f"{len(fields) - len(names)} extra field(s)"
+    raise DataError(f"{problem}: expected {len(names)} {kind} fields ({', '.join(names)}), found {len(fields)}",
+                    path=path, line=number, field=missing or names[-1])
+
+
 def _tsv_rows(path: Path, columns: Sequence[str] | None, header: bool) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of an unquoted tab-separated file as {column: value}.
 
@@ -396,18 +416,9 @@ def _tsv_rows(path: Path, columns: Sequence[str] | None, header: bool) -> Iterat
     for number, line in _lines(path):
         fields = line.split("\t")
         if names is None:
-            names = [f.strip() for f in fields]
-            for column in columns or []:
-                if column not in names:
-                    raise DataError(f"column missing from the header (header: {', '.join(names)})",
-                                    path=path, line=number, field=column)
+            names = _read_header(fields, columns or [], path, number)
             continue
-        if len(fields) != len(names):
-            missing = names[len(fields)] if len(fields) < len(names) else None
-            problem = "missing" if missing else f"{len(fields) - len(names)} extra field(s)"
-            raise DataError(f"{problem}: expected {len(names)} tab-separated fields "
-                            f"({', '.join(names)}), found {len(fields)}", path=path, line=number,
-                            field=missing or names[-1])
+        _check_width(fields, names, "tab-separated", path, number)
         yield number, dict(zip(names, fields))
 
 
@@ -749,17 +760,9 @@ def _csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[st
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue
                 if header is None:
-                    header = [f.strip() for f in fields]
-                    for column in columns:
-                        if column not in header:
-                            raise DataError(f"column missing from the header (header: {', '.join(header)})",
-                                            path=path, line=number, field=column)
+                    header = _read_header(fields, columns, path, number)
                     continue
-                if len(fields) != len(header):
-                    missing = header[len(fields)] if len(fields) < len(header) else None
-                    raise DataError(f"{'missing' if missing else 'extra field(s)'}: expected {len(header)} "
-                                    f"comma-separated fields ({', '.join(header)}), found {len(fields)}",
-                                    path=path, line=number, field=missing or header[-1])
+                _check_width(fields, header, "comma-separated", path, number)
                 yield number, dict(zip(header, fields))
         except csv.Error as error:
             raise DataError(f"malformed CSV ({error})", path=path, line=start) from None
