@@ -3,6 +3,9 @@
 Profiles (DESIGN.md Sec. 4): ``smoke`` (CPU, seconds: the default without a GPU, and what nbval runs),
 ``lite`` (one GPU for minutes: the default with one), ``paper`` (the paper's settings, only on request).
 Choose explicitly with ``setup(profile=...)`` or the environment variable ``RIFT_LITE_PROFILE``.
+
+Figures go to the repository's ``figures/`` folder, or to ``$RIFT_LITE_FIGURES`` when it is set (the test session
+sets it to a temporary folder, so running the tests never rewrites the committed figures).
 """
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ def setup(profile: str | None = None, seed: int = 0, device: str | None = None, 
     """Pick device and profile, seed everything, find the figures folder; print and return what was chosen.
 
     Profile precedence: the argument, then ``$RIFT_LITE_PROFILE``, then ``lite`` on a GPU and ``smoke`` on a CPU.
+    Figures folder: ``$RIFT_LITE_FIGURES`` if set, else the repository's ``figures/``.
     Returns ``{"profile", "device", "seed", "colab", "figures_dir", "torch", "hardware"}``.
     """
     import torch
@@ -72,7 +76,10 @@ def setup(profile: str | None = None, seed: int = 0, device: str | None = None, 
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r} (argument or $RIFT_LITE_PROFILE)")
     seed_everything(seed)
     root = find_repo_root()
-    figures_dir = (root / "figures") if root is not None else Path.cwd() / "figures"
+    if os.environ.get("RIFT_LITE_FIGURES"):
+        figures_dir = Path(os.environ["RIFT_LITE_FIGURES"])
+    else:
+        figures_dir = (root / "figures") if root is not None else Path.cwd() / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
     if device.startswith("cuda"):
         hardware = torch.cuda.get_device_name(torch.device(device))
