@@ -68,6 +68,15 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 """Per-profile defaults; 0 means "all" (examples, layers) or "the dataset's value" (max_tokens, batch_size)."""
 
+PROFILE_NOTES: dict[str, str] = {
+    "smoke": ("plumbing check only: 2 encoder layers, 200 training sentences, 25 steps at the paper's lr -- the model "
+              "stays near chance by design; use --profile lite for accuracies that mean something"),
+    "lite": ("MiniLM-L6 (offline), short texts, a few epochs: a small-scale run, not the paper's BERT-base "
+             "numbers"),
+    "paper": "the paper's settings (Sec. 3.2, supplementary A.1)",
+}
+"""What a number from each profile may be used for; written into every ``results.json`` and printed by the CLI."""
+
 PAPER_BATCH = {"imdb": 32, "snli": 120}
 TINY_RANDOM = "tiny-random"
 """A 2-layer, 32-wide randomly initialised BERT (no dropout) with MiniLM's vocabulary: for tests only."""
@@ -572,7 +581,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
 
     wall = state["elapsed"] + time.time() - segment_start
     results = {
-        "profile": cfg.profile, "method": cfg.method, "dataset": cfg.dataset, "config": dataclasses.asdict(cfg),
+        "profile": cfg.profile, "profile_note": PROFILE_NOTES[cfg.profile], "method": cfg.method,
+        "dataset": cfg.dataset, "config": dataclasses.asdict(cfg),
         "seeds": {"seed": cfg.seed, "sampler_seed": cfg.seed, "dev_subset_seed": f"dev-{cfg.seed}"},
         "code_version": git_describe(), "hardware": {**device_summary(), "device": str(device), "world_size": world},
         "wall_time_s": round(wall, 2), "run_wall_time_s": round(time.time() - started, 2),
@@ -634,8 +644,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ascc-steps", type=int, default=None, help="ASCC inner steps in training (10)")
     parser.add_argument("--dev-attack-steps", type=int, default=None, help="ASCC steps of the dev robust accuracy")
     parser.add_argument("--select-on", choices=("robust", "clean"), default="robust")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="run folder (default runs/<dataset>-<method>-<profile>-seed<N>)")
+    parser.add_argument("--seed", "--seeds", dest="seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="one or more seeds; several run one after another into OUT/seed<N>, and "
+                             "OUT/seeds.json gives the mean and standard deviation over them")
+    parser.add_argument("--out", default=None, help="run folder (default runs/<dataset>-<method>-<profile>-seed<N>, "
+                        "or runs/<dataset>-<method>-<profile> holding one folder per seed)")
     parser.add_argument("--data-dir", default=None, help="data folder (default $RIFT_LITE_DATA)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
@@ -650,25 +663,72 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         num_hidden_layers=args.num_hidden_layers, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
         max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
-        ascc_steps=args.ascc_steps, dev_attack_steps=args.dev_attack_steps, select_on=args.select_on, seed=args.seed,
+        ascc_steps=args.ascc_steps, dev_attack_steps=args.dev_attack_steps, select_on=args.select_on, seed=args.seeds[0],
         out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
         checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress)
 
 
+def seed_runs(config: TrainConfig, seeds: Sequence[int]) -> list[TrainConfig]:
+    """One config per seed; with several seeds each run gets its own folder ``<out>/seed<N>``."""
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seed: each seed once, got {list(seeds)}")
+    if len(seeds) == 1:
+        return [dataclasses.replace(config, seed=seeds[0])]
+    base = Path(config.out or Path("runs") / f"{config.dataset}-{config.method}-{config.profile}")
+    return [dataclasses.replace(config, seed=s, out=str(base / f"seed{s}")) for s in seeds]
+
+
+def summarize_seeds(runs: Sequence[dict]) -> dict:
+    """Mean and sample standard deviation over seeds of the selected (best) dev accuracies and the wall time."""
+    summary: dict[str, Any] = {"seeds": [r["seeds"]["seed"] for r in runs], "n_seeds": len(runs),
+                               "profile": runs[0]["profile"], "method": runs[0]["method"],
+                               "dataset": runs[0]["dataset"], "runs": [r["config"]["out"] for r in runs]}
+    columns = {"best_dev_clean_acc": [r["best"]["dev_clean_acc"] for r in runs],
+               "best_dev_robust_acc": [r["best"]["dev_robust_acc"] for r in runs],
+               "best_epoch": [r["best"]["epoch"] for r in runs], "wall_time_s": [r["wall_time_s"] for r in runs]}
+    for key, values in columns.items():
+        if any(v is None for v in values):
+            summary[key] = {"values": values}
+            continue
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        summary[key] = {"mean": mean, "std": std, "values": values}
+    return summary
+
+
 def run_cli(args: argparse.Namespace) -> int:
     try:
-        results = train(config_from_args(args))
+        all_results = []
+        for config in seed_runs(config_from_args(args), args.seeds):
+            all_results.append(train(config))
+            if distributed.is_main():
+                _print_result(all_results[-1])
+        if len(all_results) > 1 and distributed.is_main():  # before cleanup: afterwards every rank looks like rank 0
+            _write_seed_summary(all_results)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         distributed.cleanup()
-    if distributed.is_main():
-        best = results["best"]
-        print(f"{results['method']} on {results['dataset']} ({results['profile']}): best epoch {best['epoch']}, "
-              f"dev clean {best['dev_clean_acc']:.3f}, dev robust {best['dev_robust_acc']}, "
-              f"{results['wall_time_s']:.1f} s -> {results['config']['out']}")
     return 0
+
+
+def _write_seed_summary(all_results: list[dict]) -> None:
+    summary = summarize_seeds(all_results)
+    path = Path(all_results[0]["config"]["out"]).parent / "seeds.json"
+    write_json_atomic(path, summary)
+    clean, robust = summary["best_dev_clean_acc"], summary["best_dev_robust_acc"]
+    spread = f"dev robust {robust['mean']:.3f} +- {robust['std']:.3f}" if "mean" in robust else "no dev robust accuracy"
+    print(f"{len(all_results)} seeds: dev clean {clean['mean']:.3f} +- {clean['std']:.3f}, {spread} -> {path}")
+
+
+def _print_result(results: dict) -> None:
+    best = results["best"]
+    print(f"{results['method']} on {results['dataset']} ({results['profile']}, seed {results['seeds']['seed']}): "
+          f"best epoch {best['epoch']}, dev clean {best['dev_clean_acc']:.3f}, dev robust {best['dev_robust_acc']}, "
+          f"{results['wall_time_s']:.1f} s -> {results['config']['out']}")
+    if results["profile"] != "paper":
+        print(f"note ({results['profile']} profile): {results['profile_note']}")
 
 
 # ---------------------------------------------------------------------------------------------- local multi-process

@@ -85,6 +85,7 @@ def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir):
     results = json.loads((tmp_path / "b" / "results.json").read_text())
     for key in ("profile", "config", "seeds", "code_version", "hardware", "wall_time_s"):
         assert key in results
+    assert results["profile"] == "smoke" and "near chance" in results["profile_note"]
     assert (tmp_path / "b" / "best" / "rift_lite.json").is_file()
 
 
@@ -124,3 +125,44 @@ def test_a_killed_process_resumes_to_the_same_metrics(tmp_path, data_dir):
     results = json.loads((out / "results.json").read_text())
     assert results["resumed_at_steps"] and results["resumed_at_steps"][0] >= 1
     _assert_history_close(reference["history"], results["history"])
+
+
+def test_seed_summary_mean_and_sample_std():
+    from rift_lite.train import seed_runs, summarize_seeds
+
+    def run(seed, clean, robust):
+        return {"seeds": {"seed": seed}, "profile": "lite", "method": "rift", "dataset": "mr",
+                "config": {"out": f"runs/x/seed{seed}"}, "wall_time_s": 10.0 * (seed + 1),
+                "best": {"dev_clean_acc": clean, "dev_robust_acc": robust, "epoch": 1}}
+
+    summary = summarize_seeds([run(0, 0.80, 0.30), run(1, 0.82, 0.34), run(2, 0.84, 0.38)])
+    assert summary["seeds"] == [0, 1, 2] and summary["n_seeds"] == 3
+    assert summary["best_dev_clean_acc"]["mean"] == pytest.approx(0.82)
+    assert summary["best_dev_clean_acc"]["std"] == pytest.approx(0.02)  # sample std (n - 1)
+    assert summary["best_dev_robust_acc"]["std"] == pytest.approx(0.04)
+    assert summary["wall_time_s"]["values"] == [10.0, 20.0, 30.0]
+    configs = seed_runs(TrainConfig(method="rift", dataset="mr", profile="lite"), [3, 4])
+    assert [(c.seed, c.out) for c in configs] == [(3, "runs/mr-rift-lite/seed3"), (4, "runs/mr-rift-lite/seed4")]
+    assert seed_runs(TrainConfig(out="here"), [7])[0].out == "here"
+    with pytest.raises(ValueError, match="each seed once"):
+        seed_runs(TrainConfig(), [1, 1])
+
+
+@pytest.mark.slow
+def test_command_line_runs_several_seeds(tmp_path, data_dir, capsys):
+    from rift_lite.__main__ import main
+
+    out = tmp_path / "seeds"
+    argv = ["train", "--method", "adv-base", "--dataset", "mr", "--model", "tiny-random", "--train-examples", "16",
+            "--dev-examples", "8", "--batch-size", "8", "--epochs", "1", "--max-tokens", "16", "--ascc-steps", "1",
+            "--dev-attack-steps", "1", "--lr", "1e-3", "--seed", "0", "1", "--no-progress", "--out", str(out),
+            "--data-dir", str(data_dir)]
+    assert main(argv) == 0
+    summary = json.loads((out / "seeds.json").read_text())
+    assert summary["seeds"] == [0, 1] and summary["method"] == "adv-base"
+    for seed in (0, 1):
+        results = json.loads((out / f"seed{seed}" / "results.json").read_text())
+        assert results["seeds"]["seed"] == seed
+        assert results["best"]["dev_clean_acc"] in summary["best_dev_clean_acc"]["values"]
+    printed = capsys.readouterr().out
+    assert "2 seeds: dev clean" in printed and "near chance" in printed
