@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 export MPLBACKEND := Agg
 
-.PHONY: install vendor book test clean
+.PHONY: install vendor book test notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ book: vendor
 
 test: vendor
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax tests book
+
+# For authors: re-execute every chapter in place before committing it (chapters are committed executed).
+# MPLBACKEND is unset so the kernel keeps matplotlib's inline backend: under Agg, plt.show() would save no figure.
+notebooks: install
+	for nb in book/[0-9]*.ipynb; do env -u MPLBACKEND $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
 
 clean:
 	rm -rf _build book/_build
