@@ -518,11 +518,15 @@ class ASCCAttack:
         from .adversary import ascc_attack, decode_adversarial
         from .substitutions import build_candidates
 
+        from .models import length_order
+
         if not isinstance(victim, ClassifierVictim):
             raise TypeError("the ASCC attack needs a ClassifierVictim (it uses the model's gradients)")
+        order = length_order(examples)  # batches of similar length; results are returned in the input order
+        ordered = [examples[i] for i in order]
         results = []
-        for lo in range(0, len(examples), self.batch_size):
-            chunk = list(examples[lo: lo + self.batch_size])
+        for lo in range(0, len(ordered), self.batch_size):
+            chunk = ordered[lo: lo + self.batch_size]
             start = time.perf_counter()
             victim.clear_cache()
             clean = victim.predict_proba(chunk).argmax(-1).tolist()
@@ -542,7 +546,10 @@ class ASCCAttack:
                     status = "success" if p != ex.label else "failed"
                 passes = 1 + self.ascc_config.steps + 1 + (status != "skipped")
                 results.append(AttackResult(ex, a, c, p, passes, passes, status, per_example))
-        return results
+        in_input_order: list = [None] * len(results)
+        for position, result in zip(order, results):
+            in_input_order[position] = result
+        return in_input_order
 
 
 ATTACKS = {"genetic": GeneticAttack, "pwws": PWWSAttack, "textfooler": TextFoolerAttack, "ascc": ASCCAttack}

@@ -118,6 +118,10 @@ def evaluate_attack(victim, attack, examples: Sequence, out_dir=None, *, resume:
     if max_examples is not None:
         todo = todo[:max_examples]
     chunk = chunk or getattr(attack, "batch_size", 1)  # batched attacks (ASCC) get a batch per write
+    if chunk > 1:  # batches of similar length (little padding); the records and metrics do not depend on order
+        from .models import length_order
+
+        todo = [todo[i] for i in length_order(todo)]
     new_records = []
     q0, r0 = victim.queries, victim.requests
     for lo in range(0, len(todo), chunk):

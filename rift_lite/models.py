@@ -108,6 +108,20 @@ class EncodedBatch:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
 
 
+def length_order(examples: Sequence) -> list[int]:
+    """Indices of ``examples`` from the fewest words to the most (both fields of a pair count); stable.
+
+    A batch is padded to its longest example, so batches cut from this order carry little padding. Use it where the
+    result of an example does not depend on its batch-mates: evaluation, and the ASCC attack (its loss is a sum over
+    examples and Adam's update is element-wise, so each example's weights follow their own trajectory).
+    ``benchmarks/bench_padding.py`` measures what it saves (README, "Measured so far").
+    """
+    def words(ex) -> int:
+        return len(ex.text.split()) + (len(ex.text_b.split()) if getattr(ex, "text_b", None) else 0)
+
+    return sorted(range(len(examples)), key=lambda i: words(examples[i]))
+
+
 class WordTokenizer:
     """The paper's tokenisation: whitespace words, each mapped to a single token id.
 

@@ -315,7 +315,10 @@ def evaluate(model, examples, tokenizer, substitutions=None, *, batch_size: int 
     """
     from .substitutions import build_candidates
 
+    from .models import length_order
+
     device = device or next(model.parameters()).device
+    examples = [examples[i] for i in length_order(examples)]  # little padding; the counts do not depend on order
     was_training = model.training
     model.eval()
     ascc = ascc or ASCCConfig(steps=attack_steps, loss="ce")

@@ -274,3 +274,24 @@ def test_stopword_and_rate_constraints():
     assert rate.allowed(words, cur, 3, ["fine"]) == [False]
     assert rate.allowed(words, cur, 1, ["flick"]) == [True]  # re-changing a changed word costs nothing
     assert rate.check(words, cur) and not rate.check(words, ["a", "film", "was", "good"])
+
+
+def test_length_order_is_stable_and_counts_both_fields():
+    from rift_lite.models import length_order
+
+    exs = [Example("a", "one two three", 0), Example("b", "one", 1), Example("c", "x y", 0, text_b="p q r s"),
+           Example("d", "uno", 0)]
+    assert length_order(exs) == [1, 3, 0, 2]  # 1, 1 (stable: b before d), 3, 2 + 4 words
+
+
+def test_ascc_returns_results_in_input_order_and_evaluation_ignores_order(subs, bow_classifier):
+    from rift_lite.train import evaluate
+
+    model, tokenizer = bow_classifier
+    examples = [Example("long", "the man saw the movie and it is good", 1), Example("short", "good", 1),
+                Example("mid", "the movie is good", 1), Example("neg", "a decent film", 0)]
+    results = ASCCAttack(subs, steps=5, batch_size=2).attack_many(ClassifierVictim(model, tokenizer), examples)
+    assert [r.example.id for r in results] == [ex.id for ex in examples]
+    forward = evaluate(model, examples, tokenizer, subs, batch_size=2, attack_steps=5)
+    backward = evaluate(model, examples[::-1], tokenizer, subs, batch_size=3, attack_steps=5)
+    assert forward == backward and forward["n"] == 4
