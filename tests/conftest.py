@@ -42,3 +42,21 @@ def substitution_set(data_dir):
     from rift_lite.substitutions import SubstitutionSet
 
     return SubstitutionSet.load(data_dir)
+
+
+@pytest.fixture(scope="session")
+def byte_level_bpe():
+    """A small RoBERTa-style byte-level BPE tokenizer trained here (no hub needed)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    tok.decoder = decoders.ByteLevel()
+    corpus = ["the film is not good", "the movie was great and the acting was good", "a man is sleeping"] * 50
+    trainer = trainers.BpeTrainer(vocab_size=1000, show_progress=False, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
+                                   model_input_names=["input_ids", "attention_mask"])

@@ -11,23 +11,6 @@ from rift_lite.data import Example
 from rift_lite.models import WordTokenizer, frozen_copy, load_classifier, parameter_distance
 
 
-def byte_level_bpe_tokenizer():
-    """A small RoBERTa-style byte-level BPE tokenizer trained here (no hub needed)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
-    tok.decoder = decoders.ByteLevel()
-    corpus = ["the film is not good", "the movie was great and the acting was good", "a man is sleeping"] * 50
-    trainer = trainers.BpeTrainer(vocab_size=1000, show_progress=False, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
-                                   model_input_names=["input_ids", "attention_mask"])
-
-
 def test_import_is_fast_and_loads_nothing():
     code = "import time,sys; t=time.time(); import rift_lite; print(time.time()-t); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -60,8 +43,8 @@ def test_wordpiece_pair_layout(small_minilm):
     assert batch.word_positions == [[5, 6, 7, 8]]  # only the hypothesis is attacked
 
 
-def test_byte_level_bpe_alignment_hand_checked():
-    hf = byte_level_bpe_tokenizer()
+def test_byte_level_bpe_alignment_hand_checked(byte_level_bpe):
+    hf = byte_level_bpe
     tok = WordTokenizer(hf, max_tokens=32)
     assert not tok.uses_token_types and tok.pair_separator == [tok.sep_id, tok.sep_id]
     ex = Example(id="r", text="the film is good", label=1)

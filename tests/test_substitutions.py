@@ -78,3 +78,32 @@ def test_bad_substitution_files(tmp_path):
         SubstitutionSet.from_file(wrong)
     with pytest.raises(DataError, match="not found"):
         SubstitutionSet.from_file(tmp_path / "missing.json")
+
+
+def test_candidates_align_with_byte_level_bpe_hand_checked(byte_level_bpe):
+    """RoBERTa-style tokenisation: one token per word (its first byte-level piece), '</s></s>' between a pair."""
+    from rift_lite.models import WordTokenizer
+
+    tok = WordTokenizer(byte_level_bpe, max_tokens=32)
+    subs = SubstitutionSet({"film": ["movie", "movies", "picture"], "good": ["great", "greatest"], "man": ["guy"]})
+
+    def pieces(ids):
+        return byte_level_bpe.convert_ids_to_tokens([int(i) for i in ids])
+
+    ex = Example(id="b", text="the film is good", label=1)
+    cb = build_candidates([ex], tok, subs, num_slots=4)
+    assert pieces(cb.batch.input_ids[0]) == ["<s>", "Ġthe", "Ġfilm", "Ġis", "Ġgood", "</s>"]
+    # "film" (token 2): itself, "movie"; "movies" shares movie's first piece "Ġmovie" and is dropped (it would not
+    # change the input); "picture", not in this small vocabulary, keeps its first piece "Ġ"
+    assert pieces(cb.candidates[0, 2][cb.candidate_mask[0, 2]]) == ["Ġfilm", "Ġmovie", "Ġ"]
+    assert cb.slot_words[0][2] == ["film", "movie", "picture"]
+    assert pieces(cb.candidates[0, 4][cb.candidate_mask[0, 4]]) == ["Ġgood", "Ġgreat"]  # "greatest" -> "Ġgreat"
+    assert cb.candidate_mask[0, [0, 1, 3, 5]].sum(-1).tolist() == [1, 1, 1, 1]  # specials, "the", "is"
+    chosen = torch.zeros(1, 6, dtype=torch.long)
+    chosen[0, 2], chosen[0, 4] = 2, 1
+    assert cb.decode([ex], chosen)[0].text == "the picture is great"
+    # NLI: the premise word "man" has a neighbour but no candidates; the hypothesis starts after "</s></s>"
+    pair = Example(id="p", text="a man", text_b="the film", label=0)
+    cp = build_candidates([pair], tok, subs, num_slots=4)
+    assert pieces(cp.batch.input_ids[0]) == ["<s>", "Ġa", "Ġman", "</s>", "</s>", "Ġthe", "Ġfilm", "</s>"]
+    assert cp.candidate_mask[0, 2].sum() == 1 and cp.candidate_mask[0, 6].sum() == 3
