@@ -1,4 +1,7 @@
-"""Padding saved by length-ordered batches in evaluation, and the time it saves for the ASCC dev evaluation.
+"""Padding saved by length-ordered batches: in training (``--length-buckets``) and in the ASCC dev evaluation.
+
+Training: the padded token positions of one epoch of class-balanced batches (``--train-batch``), random as in the
+paper and with ``length_buckets=W`` (``rift_lite.train.ClassBalancedSampler``), and their ratio (no model needed).
 
 ``rift_lite.train.evaluate`` (the per-epoch dev evaluation) and the batched ASCC attack cut their batches from
 ``rift_lite.models.length_order``: examples of similar length share a batch, so little of each batch is padding.
@@ -9,7 +12,7 @@ batch-mates); the script checks that.
 
     python benchmarks/bench_padding.py --checkpoint runs/mr-standard-lite/best            # CPU, MR dev, n=200
     python benchmarks/bench_padding.py --checkpoint runs/mr-standard-lite/best --device cuda --n 500
-    python benchmarks/bench_padding.py --dataset imdb --max-tokens 300 --layers 2         # untrained, IMDB lengths
+    python benchmarks/bench_padding.py --dataset imdb --max-tokens 300 --train-only       # IMDB training batches
 """
 from __future__ import annotations
 
@@ -31,8 +34,38 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="ASCC steps")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or all")
+    parser.add_argument("--train-batch", type=int, default=32, help="training batch of the padding count")
+    parser.add_argument("--length-buckets", type=int, default=50, help="W of the bucketed training batches")
+    parser.add_argument("--train-only", action="store_true", help="only count the training padding (no model)")
     args = parser.parse_args()
-    run_on_devices(args.device, lambda device: bench(args, device))
+    training_padding(args)
+    if not args.train_only:
+        run_on_devices(args.device, lambda device: bench(args, device))
+
+
+def training_padding(args) -> None:
+    """Padded positions of one epoch of training batches, random vs length-bucketed (tokens = words + 2, capped)."""
+    from rift_lite import data
+    from rift_lite.models import word_count
+    from rift_lite.train import ClassBalancedSampler
+
+    train_set = data.load(args.dataset, "train")
+    labels = [ex.label for ex in train_set]
+    tokens = [min(word_count(ex) + 2, args.max_tokens) for ex in train_set]
+    classes = data.TASKS[args.dataset].num_labels
+    print(f"# training batches: {args.dataset} train n={len(train_set)}, batch {args.train_batch}, "
+          f"max_tokens {args.max_tokens}")
+    counts = {}
+    for name, buckets in (("random", 0), (f"buckets W={args.length_buckets}", args.length_buckets)):
+        sampler = ClassBalancedSampler(labels, args.train_batch, classes, seed=0, lengths=tokens,
+                                       bucket_batches=buckets)
+        batches = sampler.epoch_batches(0)
+        total = sum(max(tokens[i] for i in b) * len(b) for b in batches)
+        pad = total - sum(tokens[i] for b in batches for i in b)
+        counts[name] = total
+        print(f"{name:15s} padding {pad / total:6.1%} of {total} token positions per epoch")
+    random_total, bucketed_total = counts.values()
+    print(f"token positions random / bucketed = {random_total / bucketed_total:.2f}x")
 
 
 def padded_positions(examples, tokenizer, batch_size: int, max_tokens: int) -> tuple[int, int]:

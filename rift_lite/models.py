@@ -116,10 +116,12 @@ def length_order(examples: Sequence) -> list[int]:
     examples and Adam's update is element-wise, so each example's weights follow their own trajectory).
     ``benchmarks/bench_padding.py`` measures what it saves (README, "Measured so far").
     """
-    def words(ex) -> int:
-        return len(ex.text.split()) + (len(ex.text_b.split()) if getattr(ex, "text_b", None) else 0)
+    return sorted(range(len(examples)), key=lambda i: word_count(examples[i]))
 
-    return sorted(range(len(examples)), key=lambda i: words(examples[i]))
+
+def word_count(example) -> int:
+    """Whitespace words of an example, both fields of a pair: its token count less the special tokens."""
+    return len(example.text.split()) + (len(example.text_b.split()) if getattr(example, "text_b", None) else 0)
 
 
 class WordTokenizer:

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from rift_lite.train import ClassBalancedSampler, SimulatedInterruption, TrainConfig, resolve_config, train
 
@@ -67,13 +68,39 @@ def test_class_balanced_sampler():
     assert len(flat) == len(set(flat))
 
 
+def test_length_buckets_keep_balance_and_cut_padding():
+    gen = torch.Generator().manual_seed(0)
+    labels = [i % 2 for i in range(400)]
+    lengths = torch.randint(3, 300, (400,), generator=gen).tolist()
+    plain = ClassBalancedSampler(labels, 16, 2, seed=5)
+    bucketed = ClassBalancedSampler(labels, 16, 2, seed=5, lengths=lengths, bucket_batches=5)
+    assert ClassBalancedSampler(labels, 16, 2, seed=5, lengths=lengths).epoch_batches(2) == plain.epoch_batches(2)
+
+    def padding(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    for epoch in range(3):
+        batches = bucketed.epoch_batches(epoch)
+        assert batches == bucketed.epoch_batches(epoch) and len(batches) == len(plain)
+        assert sorted(i for b in batches for i in b) == sorted(i for b in plain.epoch_batches(epoch) for i in b)
+        for batch in batches:
+            assert [labels[i] for i in batch] == [0, 1] * 8
+        assert padding(batches) < 0.5 * padding(plain.epoch_batches(epoch))
+    assert bucketed.epoch_batches(0) != bucketed.epoch_batches(1)
+    with pytest.raises(ValueError, match="one length per example"):
+        ClassBalancedSampler(labels, 16, 2, bucket_batches=5)
+    with pytest.raises(ValueError, match=r"TrainConfig\.length_buckets must be an integer >= 0"):
+        resolve_config(TrainConfig(length_buckets=-1))
+
+
 @pytest.mark.slow
-def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir):
+@pytest.mark.parametrize("buckets", [0, 2])
+def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir, buckets):
     method = "rift"
-    reference = train(_tiny(tmp_path / "a", method))
+    reference = train(_tiny(tmp_path / "a", method, length_buckets=buckets))
     with pytest.raises(SimulatedInterruption):
-        train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7))
-    resumed = train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3))
+        train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7, length_buckets=buckets))
+    resumed = train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, length_buckets=buckets))
     assert resumed["resumed_at_steps"] == [6]
     _assert_history_close(reference["history"], resumed["history"])
     log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
