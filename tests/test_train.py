@@ -193,3 +193,19 @@ def test_command_line_runs_several_seeds(tmp_path, data_dir, capsys):
         assert results["best"]["dev_clean_acc"] in summary["best_dev_clean_acc"]["values"]
     printed = capsys.readouterr().out
     assert "2 seeds: dev clean" in printed and "near chance" in printed
+
+
+@pytest.mark.slow
+def test_bf16_autocast_path_runs_on_cpu(tmp_path, data_dir):
+    """The autocast path CUDA runs use by default, exercised in bf16 on the CPU: finite loss terms, fp32 weights.
+
+    (The CUDA-only part -- the teacher cast to bf16 weights -- needs a GPU and is not covered here.)"""
+    from rift_lite.models import load_classifier
+
+    results = train(_tiny(tmp_path / "bf16", "rift", precision="bf16", epochs=1))
+    row = results["history"][-1]
+    for key in ("train_total", "train_ce", "train_kl", "mi_estimate", "rel_l2_distance"):
+        assert math.isfinite(row[key]), key
+    assert row["rel_l2_distance"] > 0 and results["config"]["precision"] == "bf16"
+    model, _ = load_classifier(tmp_path / "bf16" / "best")
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
