@@ -516,9 +516,8 @@ class ASCCAttack:
 
     def attack_many(self, victim, examples: Sequence) -> list[AttackResult]:
         from .adversary import ascc_attack, decode_adversarial
-        from .substitutions import build_candidates
-
         from .models import length_order
+        from .substitutions import build_candidates
 
         if not isinstance(victim, ClassifierVictim):
             raise TypeError("the ASCC attack needs a ClassifierVictim (it uses the model's gradients)")

@@ -334,9 +334,8 @@ def evaluate(model, examples, tokenizer, substitutions=None, *, batch_size: int 
     decoded by arg-max into a real word-substitution example; an example counts when both the clean and the
     substituted text are classified correctly. ``attack_steps=0`` (or no substitution set) skips the attack.
     """
-    from .substitutions import build_candidates
-
     from .models import length_order
+    from .substitutions import build_candidates
 
     device = device or next(model.parameters()).device
     examples = [examples[i] for i in length_order(examples)]  # little padding; the counts do not depend on order
