@@ -498,7 +498,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         {"params": objective.task_parameters(), "weight_decay": cfg.head_weight_decay},
     ], lr=cfg.lr)
     sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed,
-                                   lengths=[word_count(ex) for ex in train_set], bucket_batches=cfg.length_buckets)
+                                   lengths=[word_count(ex) for ex in train_set] if cfg.length_buckets else None,
+                                   bucket_batches=cfg.length_buckets)
     steps_per_epoch = len(sampler)
     total_steps = steps_per_epoch * cfg.epochs
     warmup = round(cfg.warmup_fraction * total_steps)
