@@ -10,12 +10,15 @@ so padding is small) and caches (a text is never scored twice), and counts *requ
 * :class:`GeneticAttack` -- Jia et al. (EMNLP 2019)'s simplified version of the genetic attack of Alzantot et al.
   (EMNLP 2018), as in RIFT's evaluation: population 60, 40 generations; mutation = a random position that has
   substitutes, set to the candidate (original word included) that lowers ``p(y)`` most; fitness ``1 - p(y)``;
-  parents drawn with ``softmax(fitness / temperature)`` (Alzantot et al., temperature 0.3; the official RIFT code
-  draws in proportion to the fitness: ``selection="proportional"``); uniform crossover; elitism; success as soon
-  as the prediction flips. Mutations of a whole generation are scored in one batch.
+  parents drawn **in proportion to the fitness** (the official RIFT evaluation, Jia et al.'s variant; the default,
+  ``selection="proportional"``) or with ``softmax(fitness / 0.3)`` (Alzantot et al., TextAttack:
+  ``selection="softmax"``); uniform crossover (each word from one of the two parents); elitism (the best member
+  survives unchanged); 40 populations are checked, as in the official loop ``for g in range(40)``; success as
+  soon as the prediction flips. Mutations of a whole generation are scored in one batch.
 * :class:`PWWSAttack` -- probability weighted word saliency (Ren et al., ACL 2019): the saliency
   ``S_i = p(y|x) - p(y|x with w_i -> unknown token)``, softmaxed, times the best swap's drop of ``p(y)``;
-  substitutions are applied greedily in that order until the prediction flips. No LM constraint (as in RIFT).
+  each word's best substitute is applied in that order until the prediction flips -- also a swap that does not
+  lower ``p(y)`` on its own, as the official code does (``skip_unhelpful=True`` skips those). No LM constraint.
 * :class:`TextFoolerAttack` -- the greedy search of TextFooler (Jin et al., AAAI 2020): word importance by deletion,
   then each word in importance order is replaced by the candidate that flips the prediction or, failing that,
   lowers ``p(y)`` most. Differences from TextFooler, documented: the candidates are the same counter-fitted set
@@ -315,18 +318,23 @@ def _with(words: list[str], position: int, word: str) -> list[str]:
 class GeneticAttack(WordSubstitutionAttack):
     """Jia et al. (2019)'s simplified genetic attack (after Alzantot et al. 2018); see the module docstring.
 
-    ``pop_size=60``, ``iterations=40`` (RIFT, Sec. 3.1), ``temperature=0.3`` (Alzantot et al.);
-    ``selection``: ``"softmax"`` (Alzantot) or ``"proportional"`` (the official RIFT / Jia et al. code).
+    ``pop_size=60``, ``iterations=40`` (RIFT, Sec. 3.1): the number of populations whose members are checked for a
+    flip -- the initial one (each member one mutation away from the text) and 39 bred ones, as in the official
+    loop, which breeds no 41st population it would never check.
+    ``selection``: ``"proportional"`` (default; the official RIFT / Jia et al. code: parent ``k`` is drawn with
+    probability ``fitness_k / sum(fitness)``, ``fitness = 1 - p(y|x)``) or ``"softmax"`` (Alzantot et al. and
+    TextAttack: ``softmax(fitness / temperature)``, ``temperature=0.3``).
     Only the attacked field changes (the hypothesis for NLI).
     """
 
     name = "genetic"
 
     def __init__(self, substitutions, constraints=None, seed: int = 0, *, pop_size: int = 60, iterations: int = 40,
-                 temperature: float = 0.3, selection: str = "softmax"):
+                 temperature: float = 0.3, selection: str = "proportional"):
         super().__init__(substitutions, constraints, seed)
-        if pop_size < 1 or iterations < 0 or temperature <= 0:
-            raise ValueError("pop_size must be >= 1, iterations >= 0 and temperature > 0")
+        if pop_size < 1 or iterations < 1 or temperature <= 0:
+            raise ValueError(f"pop_size must be >= 1, iterations >= 1 and temperature > 0; got pop_size={pop_size}, "
+                             f"iterations={iterations}, temperature={temperature}")
         if selection not in ("softmax", "proportional"):
             raise ValueError(f"selection must be 'softmax' or 'proportional', got {selection!r}")
         self.pop_size, self.iterations, self.temperature, self.selection = pop_size, iterations, temperature, selection
@@ -363,27 +371,35 @@ class GeneticAttack(WordSubstitutionAttack):
             return example, {"generations": 0}
         choices = [[w] + s for w, s in zip(original, subs)]  # the original word stays a choice (mutations can revert)
         population = self._mutate(victim, example, original, [original] * self.pop_size, choices, mutable, rng)
-        generation = 0
-        while True:
+        for generation in range(self.iterations):
             flipped = [k for k, member in enumerate(population) if member[2]]
             best = min(flipped or range(len(population)), key=lambda k: population[k][1])
-            if flipped or generation >= self.iterations:
+            if flipped or generation == self.iterations - 1:
                 return example.with_words(population[best][0]), {"generations": generation}
-            generation += 1
-            fitness = [1.0 - p for _, p, _ in population]
-            if self.selection == "softmax":
-                top = max(fitness)
-                weights = [math.exp((f - top) / self.temperature) for f in fitness]
-            else:
-                weights = [f + 1e-8 for f in fitness]
-            children = []
-            for _ in range(self.pop_size - 1):
-                p1, p2 = rng.choices(population, weights=weights, k=2)
-                child = [rng.choice((a, b)) for a, b in zip(p1[0], p2[0])]
-                if not satisfies(self.constraints, original, child):
-                    child = list(p1[0])  # a crossover that breaks a whole-text constraint keeps parent 1
-                children.append(child)
+            children = [self.crossover(p1[0], p2[0], original, rng) for p1, p2 in
+                        self.select_parents(population, rng, self.pop_size - 1)]
             population = [population[best]] + self._mutate(victim, example, original, children, choices, mutable, rng)
+        raise AssertionError("unreachable: the last generation returns")  # pragma: no cover
+
+    def selection_weights(self, fitness: Sequence[float]) -> list[float]:
+        """Unnormalised probability of drawing each member as a parent (see the class docstring)."""
+        if self.selection == "softmax":
+            top = max(fitness)
+            return [math.exp((f - top) / self.temperature) for f in fitness]
+        return [f + 1e-8 for f in fitness]  # proportional; + 1e-8: a population that all has p(y) = 1 stays drawable
+
+    def select_parents(self, population, rng: random.Random, n: int) -> list[tuple]:
+        """``n`` parent pairs, each parent drawn (with replacement) by :meth:`selection_weights` of ``1 - p(y)``."""
+        weights = self.selection_weights([1.0 - p for _, p, _ in population])
+        return [tuple(rng.choices(population, weights=weights, k=2)) for _ in range(n)]
+
+    def crossover(self, parent1: list[str], parent2: list[str], original: list[str], rng: random.Random) -> list[str]:
+        """Uniform crossover: each word from one of the two parents, chosen by a fair coin.
+
+        A child that breaks a whole-text constraint (e.g. the modification budget) keeps parent 1's words.
+        """
+        child = [rng.choice((a, b)) for a, b in zip(parent1, parent2)]
+        return child if satisfies(self.constraints, original, child) else list(parent1)
 
 
 class PWWSAttack(WordSubstitutionAttack):
@@ -391,11 +407,22 @@ class PWWSAttack(WordSubstitutionAttack):
 
     ``H_i = softmax(S)_i * dp*_i`` with ``S_i = p(y|x) - p(y|x_i=unk)`` and ``dp*_i`` the largest drop of ``p(y)``
     over word ``i``'s substitutes. Only words with substitutes are scored: the softmax's normaliser is shared by
-    all words, so leaving the others out changes no ranking and saves their queries. Words whose best swap does
-    not lower ``p(y)`` are not replaced.
+    all words, so leaving the others out changes no ranking and saves their queries.
+
+    ``skip_unhelpful=False`` (default, the official code): every word's best swap is applied in order of ``H``
+    until the prediction flips, even one that does not lower ``p(y)`` on its own (with other words already
+    changed it may still help). ``skip_unhelpful=True`` leaves such words unchanged (fewer changed words; on
+    long reviews it leaves more examples standing -- see the README's PWWS measurement).
     """
 
     name = "pwws"
+
+    def __init__(self, substitutions, constraints=None, seed: int = 0, *, skip_unhelpful: bool = False):
+        super().__init__(substitutions, constraints, seed)
+        self.skip_unhelpful = bool(skip_unhelpful)
+
+    def config(self) -> dict:
+        return {**super().config(), "skip_unhelpful": self.skip_unhelpful}
 
     def search(self, victim, example, probs, rng):
         y = example.label
@@ -418,7 +445,7 @@ class PWWSAttack(WordSubstitutionAttack):
         current = list(original)
         for i in sorted(mutable, key=lambda i: -score[i]):
             gain, word = best[i]
-            if gain <= 0 or not self.allowed_now(original, current, i, [word]):
+            if (self.skip_unhelpful and gain <= 0) or not self.allowed_now(original, current, i, [word]):
                 continue
             current[i] = word
             if int(victim.predict_proba([example.with_words(current)])[0].argmax()) != y:

@@ -295,3 +295,94 @@ def test_ascc_returns_results_in_input_order_and_evaluation_ignores_order(subs, 
     forward = evaluate(model, examples, tokenizer, subs, batch_size=2, attack_steps=5)
     backward = evaluate(model, examples[::-1], tokenizer, subs, batch_size=3, attack_steps=5)
     assert forward == backward and forward["n"] == 4
+
+
+# ------------------------------------------------------------------------------- the official protocols
+
+
+def test_genetic_selection_is_proportional_to_fitness_by_default(subs):
+    """Parents are drawn with probability (1 - p(y)) / sum (official RIFT / Jia et al.); softmax(f / 0.3) on request."""
+    import random
+
+    population = [(["a"], 0.9, False), (["b"], 0.6, False), (["c"], 0.3, False)]  # fitness 0.1, 0.4, 0.7
+    attack = GeneticAttack(subs)
+    assert attack.selection == "proportional"
+    draws = attack.select_parents(population, random.Random(0), 20_000)
+    counts = {w: 0 for w in "abc"}
+    for p1, p2 in draws:
+        counts[p1[0][0]] += 1
+        counts[p2[0][0]] += 1
+    freq = [counts[w] / 40_000 for w in "abc"]
+    assert freq == pytest.approx([0.1 / 1.2, 0.4 / 1.2, 0.7 / 1.2], abs=0.01)
+    soft = GeneticAttack(subs, selection="softmax").selection_weights([0.1, 0.4, 0.7])
+    total = sum(soft)
+    assert [w / total for w in soft] == pytest.approx(
+        [x / sum(torch.exp(torch.tensor([0.1, 0.4, 0.7]) / 0.3).tolist())
+         for x in torch.exp(torch.tensor([0.1, 0.4, 0.7]) / 0.3).tolist()], rel=1e-5)
+
+
+def test_genetic_crossover_takes_each_word_from_one_parent(subs):
+    import random
+
+    attack, rng = GeneticAttack(subs), random.Random(1)
+    p1, p2 = ["a1", "b1", "c1", "d1", "e1", "f1"], ["a2", "b2", "c2", "d2", "e2", "f2"]
+    children = [attack.crossover(p1, p2, p1, rng) for _ in range(400)]
+    for child in children:
+        assert all(w in (x, y) for w, x, y in zip(child, p1, p2))
+    from_first = sum(w.endswith("1") for child in children for w in child) / (400 * 6)
+    assert from_first == pytest.approx(0.5, abs=0.03)  # a fair coin per word
+    assert len({tuple(c) for c in children}) > 30       # words mix, not whole parents
+
+
+def test_genetic_elitism_and_number_of_populations(subs):
+    """The best member survives unchanged into the next population; exactly `iterations` populations are checked."""
+    checked = []
+
+    def never_flips(examples):  # p(y=1) falls with every 'decent' or 'fine' but never below 0.5: no flip
+        rows = []
+        for e in examples:
+            p = 0.9 - 0.05 * e.words().count("decent") - 0.03 * e.words().count("fine")
+            rows.append(torch.tensor([1 - p, p]))
+        return torch.stack(rows)
+
+    attack = GeneticAttack(subs, pop_size=6, iterations=5)
+    calls = []
+    original_mutate = attack._mutate
+
+    def spy(victim, example, original, members, choices, mutable, rng):
+        out = original_mutate(victim, example, original, members, choices, mutable, rng)
+        calls.append(out)
+        return out
+
+    attack._mutate = spy
+    result = attack.attack(Victim(never_flips), Example("e", "good good good good", 1))
+    assert result.status == "failed" and result.extra["generations"] == 4
+    assert len(calls) == 5  # the initial population and 4 bred ones: 5 populations checked, no 6th bred
+    # elitism: the best member ever seen survives, so the result is the minimum of p(y) over every population
+    best_seen = min(p for out in calls for _, p, _ in out)
+    final_p = float(never_flips([result.adversarial])[0, 1])
+    assert final_p == pytest.approx(best_seen)
+    with pytest.raises(ValueError, match="iterations >= 1"):
+        GeneticAttack(subs, iterations=0)
+
+
+def test_pwws_applies_unhelpful_swaps_in_order_by_default():
+    """The official PWWS applies every word's best swap in saliency order; a swap that does not lower p(y) alone
+    can still matter together with a later one (here 'fine' -> 'okay' is needed for the flip)."""
+    table = SubstitutionSet({"fine": ["okay"], "great": ["sound"]})
+    scores = {"fine": 0.2, "okay": 0.2, "great": 2.0, "sound": 1.0}
+
+    def probs(examples):
+        rows = []
+        for e in examples:
+            w = e.words()
+            s = sum(scores.get(x, 0.0) for x in w) - (2.0 if "okay" in w and "sound" in w else 0.0)
+            rows.append(torch.softmax(torch.tensor([-3 * s, 3 * s]), -1))
+        return torch.stack(rows)
+
+    example = Example("p", "fine great", 1)
+    official = PWWSAttack(table).attack(Victim(probs), example)
+    skipping = PWWSAttack(table, skip_unhelpful=True).attack(Victim(probs), example)
+    assert official.status == "success" and official.adversarial.words() == ["okay", "sound"]
+    assert skipping.status == "failed" and skipping.adversarial.words() == ["fine", "sound"]
+    assert PWWSAttack(table).config()["skip_unhelpful"] is False
