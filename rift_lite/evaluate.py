@@ -200,8 +200,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--pop-size", type=int, default=None, help="genetic population (60)")
     parser.add_argument("--iterations", type=int, default=None, help="genetic generations (40)")
-    parser.add_argument("--selection", choices=("softmax", "proportional"), default="softmax",
-                        help="genetic parent selection: Alzantot's softmax(fitness/0.3) or the official code's")
+    parser.add_argument("--selection", choices=("proportional", "softmax"), default="proportional",
+                        help="genetic parent selection: in proportion to 1 - p(y|x) (the official RIFT evaluation, "
+                             "default) or Alzantot's softmax(fitness / 0.3)")
+    parser.add_argument("--pwws-skip-unhelpful", action="store_true",
+                        help="PWWS: leave words whose best swap does not lower p(y|x) (default: apply every swap "
+                             "in saliency order, as the official code)")
     parser.add_argument("--ascc-steps", type=int, default=None, help="ASCC steps at test time (10)")
     parser.add_argument("--lm", default=None, help="causal LM (AutoModelForCausalLM name/path) for the genetic "
                         "attack's LM constraint; off by default (no LM is available offline)")
@@ -260,6 +264,8 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.attack == "genetic":
         options = {"pop_size": args.pop_size or profile["pop_size"], "iterations": args.iterations
                    if args.iterations is not None else profile["iterations"], "selection": args.selection}
+    elif args.attack == "pwws":
+        options = {"skip_unhelpful": args.pwws_skip_unhelpful}
     elif args.attack == "ascc":
         options = {"steps": args.ascc_steps if args.ascc_steps is not None else profile["ascc_steps"]}
     try:
