@@ -154,3 +154,95 @@ def test_pgd_random_init_scale():
     assert (delta[0, 4:] == 0).all() and (delta[1, 9:] == 0).all()
     bound = 1.0 / torch.sqrt(torch.tensor([4.0 * 16, 9.0 * 16]))
     assert (delta.abs().flatten(1).max(1).values <= bound + 1e-7).all()
+
+
+# ------------------------------------------------------------------------------------------------ entropy term
+
+
+class _OneWeightVictim(torch.nn.Module):
+    """logits = [0, c * e] of the mixed embedding's single coordinate e: CE(y=0) grows with the weight of the slot
+    whose embedding is 1 (the one the attack favours)."""
+
+    def __init__(self, c: float):
+        super().__init__()
+        self.c = torch.nn.Parameter(torch.tensor(float(c)))
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, embedding_output=None):
+        z = self.c * embedding_output[:, 0, 0]
+        return torch.stack([torch.zeros_like(z), z], -1)
+
+
+def _one_position(favoured: int, tokens: int = 3):
+    """One example of ``tokens`` positions; only the first has a substitute (the others' entropy is 0)."""
+    cand_emb = torch.zeros(1, tokens, 2, 1)
+    cand_emb[0, 0, favoured, 0] = 1.0
+    cand_mask = torch.zeros(1, tokens, 2, dtype=torch.bool)
+    cand_mask[..., 0] = True
+    cand_mask[0, 0, 1] = True
+    return (torch.zeros(1, tokens, dtype=torch.long), torch.ones(1, tokens, dtype=torch.long),
+            torch.zeros(1, tokens, 2, dtype=torch.long), cand_mask, cand_emb)
+
+
+def test_entropy_defaults_are_the_official_code():
+    config = ASCCConfig()
+    assert config.entropy_weight == 15.0 and config.entropy_scale == 1.0 / (300 * 128)
+    assert config.lr == 1.0 and config.weight_decay == 2e-5 and config.steps == 10
+
+
+@pytest.mark.parametrize("ratio", [0.5, 2.0])
+def test_entropy_penalty_is_15_over_300x128_times_the_entropy(ratio):
+    """The inner loss is -CE + 15 / (300*128) * sum_t H(softmax(w_t)): at a start where the slot the attack favours
+    is the *smaller* one, the penalty (towards one-hot, i.e. towards the larger slot) and the attack pull in opposite
+    directions. Adam's first step moves w by -lr * sign(gradient), so whichever term has the larger gradient wins:
+    the penalty when the attack's gradient is half of it, the attack when it is twice it. A different weight, scale
+    or sign of the penalty, or a mean over positions instead of the sum, flips one of the two outcomes."""
+    from rift_lite.adversary import entropy
+
+    torch.manual_seed(3)
+    w0 = torch.zeros(1, 3, 2).normal_(0.0, 1.0)
+    favoured = int(w0[0, 0].argmin())  # the attack pushes towards the smaller slot
+    ids, mask, cands, cmask, cand_emb = _one_position(favoured)
+    scale = 15.0 / (300 * 128)
+
+    def grads(c):  # gradients w.r.t. w0 of the attack (to maximise) and of the penalty (to minimise)
+        w = w0[:, :1].clone().requires_grad_(True)
+        p = torch.softmax(w, -1)
+        z = c * (p[..., favoured]).squeeze()
+        attack = torch.nn.functional.cross_entropy(torch.stack([torch.zeros_like(z), z]).unsqueeze(0),
+                                                   torch.tensor([0]), reduction="sum")
+        (g_attack,) = torch.autograd.grad(attack, [w], retain_graph=True)
+        (g_penalty,) = torch.autograd.grad(scale * entropy(p).sum(), [w])
+        return g_attack[0, 0, favoured].abs().item(), g_penalty[0, 0, favoured].abs().item()
+
+    lo, hi = 0.0, 1.0  # find c with |attack gradient| = ratio * |penalty gradient| (monotone in c)
+    for _ in range(60):
+        c = (lo + hi) / 2
+        g_attack, g_penalty = grads(c)
+        lo, hi = (c, hi) if g_attack < ratio * g_penalty else (lo, c)
+    torch.manual_seed(3)  # ascc_attack draws the same start w0 (init_std=1)
+    result = ascc_attack(_OneWeightVictim(c), ids, mask, None, cands, cmask, labels=torch.tensor([0]),
+                         cand_emb=cand_emb, config=ASCCConfig(steps=1, loss="ce", weight_decay=0.0, init_std=1.0))
+    start = torch.softmax(w0, -1)[0, 0, favoured]
+    after = result.weights[0, 0, favoured]
+    if ratio < 1:
+        assert after < start  # the penalty won: towards the one-hot of the larger slot
+    else:
+        assert after > start  # the attack won
+
+
+def test_entropy_penalty_moves_the_optimum_towards_one_hot(attack_setup):
+    """Same problem, same steps: a stronger entropy penalty ends at sparser weights (lower entropy per position) and
+    nearer to a real word substitution (the mixed embedding nearer to the arg-max one)."""
+    from rift_lite.adversary import entropy
+
+    model, _, cbatch = attack_setup
+    real = cbatch.batch.attention_mask.bool() & cbatch.candidate_mask[:, :, 1:].any(-1)
+    ends = {}
+    for weight in (0.0, 15.0, 15.0 * 300 * 128):
+        config = ASCCConfig(steps=10, entropy_weight=weight)
+        result = ascc_attack_batch(model, cbatch, config=config)
+        onehot = torch.nn.functional.one_hot(result.weights.argmax(-1), result.weights.shape[-1]).float()
+        gap = (result.embeddings - mix_embeddings(onehot, result.candidate_embeddings)).norm(dim=-1)
+        ends[weight] = (entropy(result.weights)[real].mean().item(), gap[real].mean().item())
+    assert ends[15.0 * 300 * 128][0] < ends[15.0][0] <= ends[0.0][0] + 1e-6, ends
+    assert ends[15.0 * 300 * 128][1] < ends[0.0][1], ends

@@ -180,3 +180,66 @@ def test_defaults_and_errors():
         MethodConfig(name="freelb")
     with pytest.raises(ValueError, match="tau"):
         MethodConfig(tau=0)
+
+
+# ------------------------------------------------------------------------------------------------ Eq. 10 wiring
+
+
+def _spy_rift_step(tiny, monkeypatch):
+    """One RIFT forward with the student moved away from the teacher; returns what L_r-info and ASCC received."""
+    import rift_lite.methods as methods
+    from rift_lite.adversary import candidate_embeddings, mix_embeddings
+
+    obj = _objective(tiny, "rift", alpha=0.7)
+    with torch.no_grad():  # fine-tuning moved the student: F_s != F_t from here on
+        for p in obj.model.encoder.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    seen = {"teacher_embedding_needs_grad": []}
+    ascc = methods.ascc_attack
+    monkeypatch.setattr(methods, "ascc_attack", lambda *a, **k: seen.setdefault("adv", ascc(*a, **k)))
+    mi_forward = obj.mi.forward
+
+    def spy_mi(s, t, y):
+        seen.update(s=s, t=t, y=y)
+        return mi_forward(s, t, y)
+
+    monkeypatch.setattr(obj.mi, "forward", spy_mi)
+    obj.teacher.module.embeddings.register_forward_hook(
+        lambda module, args, output: seen["teacher_embedding_needs_grad"].append(output.requires_grad))
+    inputs = _inputs(tiny[1])
+    obj.train()
+    out = obj(**inputs)
+    ids, mask, types = inputs["input_ids"], inputs["attention_mask"], inputs["token_type_ids"]
+    with torch.no_grad():
+        cand_emb = candidate_embeddings(obj.model, inputs["candidates"], types)
+        x_hat = mix_embeddings(seen["adv"].weights, cand_emb)
+        seen["student_x_hat"] = obj.model.features(ids, mask, types, embedding_output=x_hat)
+        seen["student_x"] = obj.model.features(ids, mask, types)
+        seen["teacher_x"] = obj.teacher.module.features(ids, mask, types)
+        seen["teacher_x_hat"] = obj.teacher.module.features(ids, mask, types, embedding_output=x_hat)
+    return obj, inputs, out, seen
+
+
+def test_rift_student_features_come_from_x_hat(tiny, monkeypatch):
+    """Eq. 10: s_i = F_s(x_hat_i), the student on the *adversarial* input, with gradient (not F_s(x))."""
+    _, inputs, _, seen = _spy_rift_step(tiny, monkeypatch)
+    assert (seen["adv"].weights[..., 0] < 0.99).any()  # the adversary really moved away from x
+    assert not torch.allclose(seen["student_x_hat"], seen["student_x"], atol=1e-3)
+    assert torch.allclose(seen["s"].detach(), seen["student_x_hat"], atol=1e-5)
+    assert seen["s"].requires_grad  # L_r-info trains the student
+    assert torch.equal(seen["y"], inputs["labels"])  # conditioned on the class of each example
+
+
+def test_rift_teacher_sees_clean_x_and_gets_no_gradient(tiny, monkeypatch):
+    """Eq. 10: t_i = F_t(x_i), the frozen pre-trained teacher on the *clean* input; nothing flows back into it."""
+    obj, _, out, seen = _spy_rift_step(tiny, monkeypatch)
+    assert not torch.allclose(seen["teacher_x"], seen["teacher_x_hat"], atol=1e-3)
+    assert not torch.allclose(seen["teacher_x"], seen["student_x"], atol=1e-3)  # the teacher, not the student
+    assert torch.allclose(seen["t"], seen["teacher_x"], atol=1e-5)
+    assert not seen["t"].requires_grad and seen["t"].grad_fn is None
+    assert seen["teacher_embedding_needs_grad"] and not any(seen["teacher_embedding_needs_grad"])
+    before = {k: v.clone() for k, v in obj.teacher.module.state_dict().items()}
+    out["total"].backward()
+    assert all(p.grad is None and not p.requires_grad for p in obj.teacher.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in obj.teacher.module.state_dict().items())
+    assert not obj.teacher.training
