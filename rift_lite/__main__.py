@@ -13,6 +13,8 @@ import sys
 SUBCOMMANDS = {
     "train": ("rift_lite.train", "fine-tune a classifier with one of the methods (standard, adv-base, rift, ...)"),
     "attack": ("rift_lite.evaluate", "evaluate a checkpoint under an attack (genetic, pwws, textfooler, ascc)"),
+    "reproduce": ("rift_lite.reproduce", "run every (method, setting, seed) a paper table needs, attack it, write "
+                  "results files and the table (--list: protocols and tables)"),
 }
 
 

@@ -339,8 +339,15 @@ def load_classifier(directory, max_tokens: int | None = None) -> tuple[Classifie
     from transformers import AutoModel, AutoTokenizer
 
     directory = Path(directory)
+    from transformers.utils import logging as hf_logging
+
     meta = read_checkpoint_metadata(directory)
-    encoder = AutoModel.from_pretrained(directory / "encoder")
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # e.g. a pooler the saved encoder never had (unused unless pooling='pooler')
+    try:
+        encoder = AutoModel.from_pretrained(directory / "encoder")
+    finally:
+        hf_logging.set_verbosity(verbosity)
     # checkpoints written before pooling was a choice used the first token
     model = Classifier(encoder, meta["num_labels"], meta.get("head_hidden", 256), meta.get("pooling", "cls"))
     model.head.load_state_dict(torch.load(directory / "head.pt", map_location="cpu", weights_only=True))

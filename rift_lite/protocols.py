@@ -1,0 +1,151 @@
+"""Reproduction protocols and the runs each of the paper's tables needs (read by :mod:`rift_lite.reproduce`).
+
+A *protocol* fixes the data, encoder, training size and attack sizes of every run; a *table* lists the runs
+(method, hyper-parameters, seeds) and the attacks it reports. ``python -m rift_lite reproduce --list`` prints both.
+
+* ``cpu`` -- MR with the offline MiniLM-L6, sized for a 2-core CPU so that a run (training, dev-split model selection,
+  attacks) takes about 20-30 minutes and the whole campaign about 8-10 hours, landing run by run. These are the
+  numbers the book shows; they are small-scale numbers, never the paper's.
+* ``gpu`` -- IMDB (the certified-word-sub 20k/5k train/dev split, 25k test) with MiniLM on one GPU (about an hour
+  for a table's seed); ``--model bert-base-uncased`` where the hub is reachable.
+* ``paper`` -- the paper's settings: BERT-base, IMDB, 20 epochs, batch 32, 300 tokens, 1,000 attacked test examples
+  for both attacks (the official code attacked 300), model selection on the dev split (the official code selected
+  on the test set).
+
+The Genetic attack always uses the official protocol (population 60, 40 generations, parents in proportion to
+1 - p(y|x)); PWWS applies the swaps in saliency order as the official code does. No LM constraint offline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "cpu": {
+        "dataset": "mr", "model": "minilm", "profile": "lite", "epochs": 2, "batch_size": 32, "max_tokens": 64,
+        "train_examples": 2400, "dev_examples": 300, "dev_attack_steps": 10, "length_buckets": 50,
+        "traces_per_run": 12, "attack_n": {"pwws": 1000, "genetic": 200}, "pop_size": 60, "iterations": 40,
+        "note": "MR (8,694 train / 966 dev / 1,000 held-out TextFooler test), MiniLM-L6 offline, a class-balanced "
+                "2,400-sentence training subset, 2 epochs, length-bucketed batches; PWWS on all 1,000 test "
+                "sentences, Genetic on a fixed 200 of them: a 2-core CPU protocol, not the paper's setting",
+    },
+    "gpu": {
+        "dataset": "imdb", "model": "minilm", "profile": "lite", "epochs": 3, "batch_size": 32, "max_tokens": 300,
+        "train_examples": 0, "dev_examples": 1000, "dev_attack_steps": 10, "length_buckets": 50,
+        "traces_per_run": 20, "attack_n": {"pwws": 1000, "genetic": 300}, "pop_size": 60, "iterations": 40,
+        "note": "IMDB (20k/5k certified-word-sub split, 25k test), MiniLM-L6, 3 epochs on one GPU; not run here "
+                "(no GPU was lent to this project's sessions)",
+    },
+    "paper": {
+        "dataset": "imdb", "model": "bert-base-uncased", "profile": "paper", "epochs": 20, "batch_size": 32,
+        "max_tokens": 300, "train_examples": 0, "dev_examples": 0, "dev_attack_steps": 10, "length_buckets": 0,
+        "traces_per_run": 40, "attack_n": {"pwws": 1000, "genetic": 1000}, "pop_size": 60, "iterations": 40,
+        "note": "the paper's settings (Sec. 3.2, A.1) with dev-split model selection; GPU hours; not run here",
+    },
+}
+"""Protocol name -> sizes. ``train_examples``/``dev_examples`` 0 = all; ``attack_n``: test examples per attack
+(drawn once with seed 0, the same for every run, so runs are compared on the same examples)."""
+
+TINY: dict[str, Any] = {
+    "model": "tiny-random", "num_hidden_layers": 2, "epochs": 1, "batch_size": 8, "max_tokens": 16,
+    "train_examples": 32, "dev_examples": 16, "dev_attack_steps": 2, "ascc_steps": 2, "lr": 1e-3,
+    "traces_per_run": 2, "attack_n": {"pwws": 6, "genetic": 3}, "pop_size": 4, "iterations": 2,
+}
+"""``reproduce --tiny``: the same code path shrunk to seconds (a random 2-layer model, for the tests)."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of a table: method, hyper-parameter overrides, seed, and the attacks to run on it."""
+
+    method: str
+    seed: int = 0
+    overrides: tuple[tuple[str, float], ...] = ()
+    attacks: tuple[str, ...] = ("pwws", "genetic")
+
+    @property
+    def name(self) -> str:
+        tags = "".join(f"-{k[0]}{v:g}" for k, v in self.overrides)  # e.g. rift-a0.3, adv-base-b5
+        return f"{self.method}{tags}-seed{self.seed}"
+
+    def override(self, key: str, default=None):
+        return dict(self.overrides).get(key, default)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What a table reports, and the runs it needs for ``seeds`` (``sweep`` runs use the first seed only)."""
+
+    name: str
+    caption: str
+    methods: tuple[str, ...] = ()
+    sweep: tuple[tuple[str, str, float], ...] = ()  # (method, hyper-parameter, value)
+    attacks: tuple[str, ...] = ("pwws", "genetic")
+    sweep_attacks: tuple[str, ...] = ("pwws",)
+    paper: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def runs(self, seeds: tuple[int, ...]) -> list[RunSpec]:
+        out = [RunSpec(m, s, (), self.attacks) for s in seeds for m in self.methods]
+        out += [RunSpec(m, seeds[0], ((key, value),), self.sweep_attacks) for m, key, value in self.sweep]
+        return out
+
+
+TABLES: dict[str, TableSpec] = {
+    "table1": TableSpec("table1", "Table 1 / 5 analogue: accuracy under Genetic and PWWS, and clean accuracy",
+                        methods=("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift"), paper="rift-1"),
+    "table3": TableSpec("table3", "Table 3 analogue: RIFT with I(S;T|Y) vs I(S;T)", methods=("rift", "rift-ist"),
+                        paper="rift-3"),
+    "table4": TableSpec("table4", "Table 4 analogue: alpha in {0, 0.05, 0.1, 0.3, 1} (alpha 0 is Adv-Base, 0.1 RIFT)",
+                        methods=("adv-base", "rift"), attacks=("pwws",),
+                        sweep=(("rift", "alpha", 0.05), ("rift", "alpha", 0.3), ("rift", "alpha", 1.0)),
+                        paper="rift-4", notes=("one seed for the sweep (time); PWWS only",)),
+    "fig2": TableSpec("fig2", "Fig. 2 analogue: relative L2 distance to the pre-trained encoder; (a) over training, "
+                      "Standard vs Adv-Base, (b) at the end against beta in {0, 1, 5, 10}",
+                      methods=("standard", "adv-base"), attacks=("pwws",),
+                      sweep=(("adv-base", "beta", 1.0), ("adv-base", "beta", 5.0)),
+                      notes=("beta = 0 is the Standard run (CE only: the KL term and its adversary do not "
+                             "contribute), beta = 10 the Adv-Base run",)),
+    "fig4": TableSpec("fig4", "Fig. 4 analogue: clean vs robust accuracy across the alpha and beta runs",
+                      methods=("standard", "adv-base", "rift"), attacks=("pwws",),
+                      sweep=(("rift", "alpha", 0.05), ("rift", "alpha", 0.3), ("rift", "alpha", 1.0),
+                             ("adv-base", "beta", 1.0), ("adv-base", "beta", 5.0))),
+}
+"""Table name -> spec. Runs shared by several tables (e.g. RIFT seed 0) are trained and attacked once."""
+
+TABLE_ORDER = ("table1", "table3", "table4", "fig2", "fig4")
+
+
+def campaign(tables: list[str], seeds: tuple[int, ...]) -> list[RunSpec]:
+    """Every run the ``tables`` need, each once (attacks merged), seed-major: all of seed 0 first, so that an
+    interrupted campaign has complete single-seed tables before it has any second seed."""
+    merged: dict[tuple, set] = {}
+    order: list[tuple] = []
+    for name in tables:
+        for run in TABLES[name].runs(seeds):
+            key = (run.method, run.seed, run.overrides)
+            if key not in merged:
+                merged[key] = set()
+                order.append(key)
+            merged[key].update(run.attacks)
+    position = {k: i for i, k in enumerate(order)}
+    order.sort(key=lambda k: (k[1], bool(k[2]), position[k]))
+    attack_order = ("pwws", "genetic")
+    return [RunSpec(m, s, o, tuple(a for a in attack_order if a in merged[(m, s, o)])) for m, s, o in order]
+
+
+def describe() -> str:
+    """The text of ``reproduce --list``."""
+    lines = ["Protocols:"]
+    for name, p in PROTOCOLS.items():
+        lines.append(f"  {name:6s} {p['dataset']} / {p['model']}: {p['epochs']} epochs, batch {p['batch_size']}, "
+                     f"{p['max_tokens']} tokens, train {p['train_examples'] or 'all'}, dev {p['dev_examples'] or 'all'}"
+                     f"; attacks {', '.join(f'{a} n={n}' for a, n in p['attack_n'].items())}")
+        lines.append(f"         {p['note']}")
+    lines.append("Tables (runs for seeds 0 1 2; sweeps use the first seed):")
+    for name in TABLE_ORDER:
+        t = TABLES[name]
+        runs = t.runs((0, 1, 2))
+        lines.append(f"  {name:7s} {t.caption}")
+        lines.append(f"          {len(runs)} runs: {', '.join(r.name for r in runs)}")
+    return "\n".join(lines)
