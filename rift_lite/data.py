@@ -114,6 +114,9 @@ __all__ = [
 ENV_VAR = "RIFT_LITE_DATA"
 """Environment variable naming the local data folder."""
 
+NO_DATA_FOLDER = f"no data folder given (--data-dir DIR on the command line, data_dir= in Python, or ${ENV_VAR})"
+"""The start of every error raised when neither a data folder nor the public source works."""
+
 MR_DEV_FRACTION = 0.1
 MR_DEV_SEED = "mr-dev-0"
 
@@ -406,14 +409,18 @@ def _check_width(fields: Sequence[str], names: Sequence[str], kind: str, path: P
                     path=path, line=number, field=missing or names[-1])
 
 
-def _tsv_rows(path: Path, columns: Sequence[str] | None, header: bool) -> Iterator[tuple[int, dict[str, str]]]:
+def _tsv_rows(path: Path, columns: Sequence[str] | None, header: bool,
+              skip_blank: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of an unquoted tab-separated file as {column: value}.
 
     With ``header`` the first line names the columns (``columns`` must be among them); without it
-    ``columns`` names the fields in order. A row with a different number of fields is an error.
+    ``columns`` names the fields in order. A row with a different number of fields is an error (a blank line too,
+    unless ``skip_blank``: users' files).
     """
     names: list[str] | None = None if header else list(columns or [])
     for number, line in _lines(path):
+        if skip_blank and not line.strip():
+            continue
         fields = line.split("\t")
         if names is None:
             names = _read_header(fields, columns or [], path, number)
@@ -660,20 +667,23 @@ def _load_from_hub(name: str, split: str) -> list[Example]:
     """
     if name not in _HUB:
         raise DataError(f"{name} exists only in the project's data folder (it is not on the Hugging Face Hub); "
-                        f"pass data_dir or set ${ENV_VAR}")
+                        f"pass --data-dir / data_dir= or set ${ENV_VAR}")
     path, config, splits, text_col, text_b_col = _HUB[name]
     if split not in splits:
         raise DataError(f"{name} has no split {split!r} on the Hub; available: {', '.join(splits)}")
     try:
         import datasets
     except ImportError:
-        raise DataError(f"no local data folder (pass data_dir or set ${ENV_VAR}) and the Hugging Face "
-                        f"`datasets` package is not installed (pip install datasets) to fetch {name}") from None
+        raise DataError(f"{NO_DATA_FOLDER} and the Hugging Face `datasets` package is not installed "
+                        f"(pip install datasets) to fetch {name} from the Hub") from None
     source = f"hf://{path}" + (f"/{config}" if config else "") + f"[{splits[split]}]"
     try:
         table = datasets.load_dataset(path, config, split=splits[split])
-    except Exception as error:  # network, missing dataset, ...: say which source failed
-        raise DataError(f"could not load from the Hugging Face Hub: {error}", path=source) from error
+    except Exception as error:  # offline, network, missing dataset, ...: say which source failed and the ways out
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        raise DataError(f"{NO_DATA_FOLDER} and {source} could not be loaded from the Hugging Face Hub ({reason}). "
+                        "Either point at a data folder, or connect to the internet (and unset HF_HUB_OFFLINE)"
+                        ) from error
     examples = []
     for index, row in enumerate(table):
         if row["label"] is None or int(row["label"]) < 0:
@@ -693,16 +703,29 @@ def _load_from_hub(name: str, split: str) -> list[Example]:
 # -------------------------------------------------------------------------------------- user files
 
 
-def load_file(path, text_column: str, label_column: str, text_b_column: str | None = None,
-              label_map: Mapping[Any, int] | None = None, name: str | None = None) -> list[Example]:
-    """Examples from your own file: ``.csv`` (quoted CSV with a header), ``.tsv`` (unquoted, tab-separated,
-    with a header) or ``.jsonl`` (one JSON object per line); any of them may be gzipped (``.gz``).
+FILE_FORMATS = ".csv (header), .tsv (header), .jsonl, or .txt (TextFooler 'label text' lines); optionally .gz"
+"""The file types :func:`load_file` reads (and the command line's ``--file``)."""
 
-    ``label_map`` maps raw labels (or their string form) to class ids; a label outside it is an error. Without
-    it, integer labels are used as they are and string labels are numbered in sorted order ("neg" -> 0,
-    "pos" -> 1). Blank lines are skipped; an empty text, a missing column or a malformed line raises
-    :class:`DataError` naming the file, line and field. Ids are ``<name>/<row index>`` (name defaults to the
-    file's stem). Not cached.
+
+def load_file(path, text_column: str = "text", label_column: str = "label", text_b_column: str | None = None,
+              label_map: Mapping[Any, int] | None = None, name: str | None = None,
+              label_names: Sequence[str] | None = None) -> list[Example]:
+    """Examples from your own file; any of the formats below may be gzipped (``.gz``):
+
+    * ``.csv``: quoted CSV with a header line; ``.tsv``: unquoted, tab-separated, with a header line;
+      ``.jsonl``: one JSON object per line. ``text_column``, ``label_column`` (and ``text_b_column`` for a pair
+      task) name the fields.
+    * ``.txt``: the TextFooler attack-set format the project reads for MR and IMDB, one example per line: the label,
+      a space, the text (``1 a gorgeous , witty film``); or tab-separated ``label<TAB>text<TAB>text_b`` for pairs.
+      No header; the column options do not apply.
+
+    Labels: ``label_map`` maps raw labels (or their string form) to class ids; a label outside it is an error.
+    ``label_names`` (the names of classes 0, 1, ..., e.g. a task's ``TASKS[name].label_names``) accepts each name
+    or its index. Without either, numeric labels keep their value ("0" -> 0, "2" -> 2, "1.0" -> 1, whichever of them appear), and
+    labels that are all non-numeric are numbered in sorted order ("neg" -> 0, "pos" -> 1); a negative, fractional
+    or mixed (numbers and names) set of labels is an error. Blank lines are skipped; a file with no example, an
+    empty text, a missing column or a malformed line raises :class:`DataError` naming the file, line and field.
+    Ids are ``<name>/<row index>`` (name defaults to the file's stem). Not cached.
     """
     path = Path(path).expanduser()
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
@@ -711,42 +734,83 @@ def load_file(path, text_column: str, label_column: str, text_b_column: str | No
     if kind == ".csv":
         rows = _csv_rows(path, columns)
     elif kind in (".tsv", ".tab"):
-        rows = _tsv_rows(path, columns, header=True)
+        rows = _tsv_rows(path, columns, header=True, skip_blank=True)
     elif kind in (".jsonl", ".ndjson", ".json"):
         rows = _jsonl_rows(path, columns)
+    elif kind == ".txt":
+        rows = _label_text_rows(path)
+        text_column, label_column, text_b_column = "text", "label", "text_b"
     else:
-        raise DataError("unknown file type: use .csv, .tsv or .jsonl (optionally .gz)", path=path)
+        raise DataError(f"unknown file type {kind or '(no suffix)'!r}: use {FILE_FORMATS}", path=path)
     tag = name or path.name.split(".")[0]
     parsed = []
     for number, row in rows:
         text = _text(row[text_column], path, number, text_column)
-        text_b = _text(row[text_b_column], path, number, text_b_column) if text_b_column else None
+        pair = text_b_column is not None and text_b_column in row  # .txt: only lines with a third field
+        text_b = _text(row[text_b_column], path, number, text_b_column) if pair else None
         parsed.append((number, text, text_b, row[label_column]))
+    if not parsed:
+        raise DataError("no examples: the file is empty" + (" or has only its header line" if kind in
+                        (".csv", ".tsv", ".tab") else ""), path=path)
+    if label_map is None and label_names is not None:
+        label_map = _ids(label_names)
     if label_map is None:
         label_map = _default_label_map(path, label_column, [(n, raw) for n, _, _, raw in parsed])
     return [Example(f"{tag}/{index}", text, _label(raw, label_map, path, number, label_column), text_b)
             for index, (number, text, text_b, raw) in enumerate(parsed)]
 
 
-def _default_label_map(path, field, labels: list[tuple[int, Any]]) -> dict[Any, int]:
-    """Integers stay integers (>= 0); otherwise the distinct string labels are numbered in sorted order."""
-
-    def as_int(raw):
-        if isinstance(raw, bool):
-            return None
-        if isinstance(raw, int):
-            return raw
-        if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
-            return int(raw)
+def _label_number(raw: Any) -> int | float | None:
+    """The numeric value of a label (``1``, ``"1"``, ``"1.0"``, ``" 2 "``), or None for a name such as ``"pos"``."""
+    if isinstance(raw, bool):
         return None
+    if isinstance(raw, (int, float)):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", raw):
+        return float(raw) if "." in raw else int(raw)
+    return None
 
-    if all(as_int(raw) is not None for _, raw in labels):
-        for number, raw in labels:
-            if as_int(raw) < 0:
-                raise DataError(f"negative label {raw!r}", path=path, line=number, field=field)
-        return {raw: as_int(raw) for _, raw in labels}
+
+def _default_label_map(path, field, labels: list[tuple[int, Any]]) -> dict[Any, int]:
+    """Numeric labels keep their value (>= 0, whole); all-name labels are numbered in sorted order; no mixing."""
+    numbers = [(number, raw, _label_number(raw)) for number, raw in labels]
+    named = [(number, raw) for number, raw, value in numbers if value is None]
+    if not named:
+        mapping = {}
+        for number, raw, value in numbers:
+            if value < 0 or not float(value).is_integer():
+                raise DataError(f"label {raw!r} is not a class id (a whole number >= 0)", path=path, line=number,
+                                field=field)
+            mapping[raw.strip() if isinstance(raw, str) else raw] = int(value)
+        return mapping
+    if len(named) < len(numbers):
+        number, raw = named[0]
+        example = next((n, r) for n, r, v in numbers if v is not None)
+        raise DataError(f"label {raw!r} is a name but {example[1]!r} (line {example[0]}) is a number: use one kind "
+                        "of label, or give a label map", path=path, line=number, field=field)
     distinct = sorted({str(raw).strip() for _, raw in labels})
     return {label: index for index, label in enumerate(distinct)}
+
+
+def _label_text_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """TextFooler lines: ``label text`` (first space), or ``label<TAB>text[<TAB>text_b]``; one layout per file."""
+    width = None
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        if width is None:
+            width = len(line.split("\t")) if "\t" in line else 1
+            if width > 3:
+                raise DataError(f"{width} tab-separated fields: expected 'label text', 'label<TAB>text' or "
+                                "'label<TAB>text<TAB>text_b'", path=path, line=number)
+        if width == 1:
+            label, text = _split_first_space(line, path, number)
+            yield number, {"label": label, "text": text}
+            continue
+        fields = line.split("\t")
+        names = ["label", "text", "text_b"][:width]
+        _check_width(fields, names, "tab-separated", path, number)
+        yield number, dict(zip(names, fields))
 
 
 def _csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import torch
 
-from .data import DataError, resolve_data_dir
+from .data import NO_DATA_FOLDER, DataError, resolve_data_dir
 from .models import EncodedBatch, WordTokenizer
 
 NEIGHBOURS_FILE = Path("substitution_sets") / "counterfitted_neighbors.json"
@@ -104,8 +104,8 @@ def _download_public_copy() -> Path:
                 data = response.read()
         except OSError as exc:
             raise DataError(
-                "no data folder given (argument or RIFT_LITE_DATA) and the public substitution set could not be "
-                f"downloaded from {PUBLIC_SOURCE}: {exc}"
+                f"{NO_DATA_FOLDER} and the public substitution set could not be downloaded from {PUBLIC_SOURCE} "
+                f"({exc}). Either point at a data folder, or connect to the internet"
             ) from exc
         tmp = cache.with_suffix(".tmp")
         tmp.write_bytes(data)

@@ -209,6 +209,65 @@ def test_load_file_csv_tsv_jsonl(tmp_path):
     assert [e.label for e in load_file(gz_path, "t", "y")] == [1, 0]
 
 
+@pytest.mark.parametrize("raw, expected", [
+    (["0", "1"], [0, 1]), (["1", "0"], [1, 0]),
+    (["2", "0"], [2, 0]),  # only some classes present: the numbers keep their value
+    (["10", "2"], [10, 2]),  # numbers, not strings: "10" does not sort before "2"
+    (["2.0", "10.0", "1."], [2, 10, 1]), ([" 1", "0 "], [1, 0]),
+    (["pos", "neg", "pos"], [1, 0, 1]),  # names: numbered in sorted order
+])
+def test_load_file_numeric_labels_keep_their_value(tmp_path, raw, expected):
+    path = write(tmp_path / "l.csv", "text,label\n" + "".join(f"w{i},{label}\n" for i, label in enumerate(raw)))
+    assert [e.label for e in load_file(path, "text", "label")] == expected
+    rows = "".join(json.dumps({"text": f"w{i}", "label": float(r) if "." in r else r}) + "\n" for i, r in enumerate(raw))
+    assert [e.label for e in load_file(write(tmp_path / "l.jsonl", rows), "text", "label")] == expected
+
+
+@pytest.mark.parametrize("raw, line, message", [
+    (["10", "2", "x"], 4, r"label 'x' is a name but '10' \(line 2\) is a number"),
+    (["1", "-1"], 3, r"label '-1' is not a class id"),
+    (["0", "1.5"], 3, r"label '1.5' is not a class id"),
+])
+def test_load_file_bad_label_sets(tmp_path, raw, line, message):
+    path = write(tmp_path / "l.csv", "text,label\n" + "".join(f"w{i},{label}\n" for i, label in enumerate(raw)))
+    with pytest.raises(DataError, match=rf"l\.csv, line {line}: field 'label': {message}"):
+        load_file(path, "text", "label")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("empty.csv", ""), ("header.csv", "text,label\n"), ("header.tsv", "text\tlabel\n\n"),
+    ("blank.jsonl", "\n\n"), ("empty.txt", ""),
+])
+def test_load_file_without_examples_is_an_error(tmp_path, name, content):
+    path = write(tmp_path / name, content)
+    with pytest.raises(DataError, match="no examples") as error:
+        load_file(path, "text", "label")
+    assert str(path) in str(error.value)
+
+
+def test_load_file_textfooler_label_text_lines(tmp_path):
+    single = write(tmp_path / "mine.txt", "1 a gorgeous , witty film\n\n0 it 's not good\n")
+    assert load_file(single) == [Example("mine/0", "a gorgeous , witty film", 1), Example("mine/1", "it 's not good", 0)]
+    pairs = write(tmp_path / "nli.txt", "entailment\tA dog runs .\tAn animal moves .\ncontradiction\tA cat.\tNo cat.\n")
+    examples = load_file(pairs, label_names=("entailment", "neutral", "contradiction"))
+    assert [(e.text, e.text_b, e.label) for e in examples] == [("A dog runs .", "An animal moves .", 0),
+                                                               ("A cat .", "No cat .", 2)]
+    with pytest.raises(DataError, match=r"bad\.txt, line 2: field 'text': missing"):
+        load_file(write(tmp_path / "bad.txt", "1 fine\nlonely\n"))
+    with pytest.raises(DataError, match=r"odd\.txt, line 2: field 'text_b': missing"):
+        load_file(write(tmp_path / "odd.txt", "0\ta\tb\n1\tc\n"))
+    with pytest.raises(DataError, match=r"unknown file type '\.xlsx'.*\.txt"):
+        load_file(write(tmp_path / "sheet.xlsx", ""))
+
+
+def test_load_file_reads_the_projects_own_textfooler_files(root):
+    for which in ("mr", "snli"):
+        task = TASKS[f"textfooler-{which}"]
+        mine = load_file(root / "attack_test_sets" / f"textfooler_{which}.txt", label_names=task.label_names)
+        theirs = load(f"textfooler-{which}", "test")
+        assert [(e.text, e.text_b, e.label) for e in mine] == [(e.text, e.text_b, e.label) for e in theirs]
+
+
 # ------------------------------------------------------------------------------------------ bad inputs
 
 
@@ -240,6 +299,23 @@ def test_no_folder_and_no_datasets_package(monkeypatch):
         load("rte", "dev")
     with pytest.raises(DataError, match="only in the project's data folder"):
         load("textfooler-mr", "test")
+
+
+def test_no_folder_and_no_hub_names_both_ways_out(monkeypatch):
+    """Offline without a data folder: the one error line says how to get the data (a folder, or the internet)."""
+    import sys
+    import types
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)\n  details ...")
+
+    monkeypatch.delenv("RIFT_LITE_DATA", raising=False)
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=offline))
+    with pytest.raises(DataError) as error:
+        load("rte", "dev")
+    message = str(error.value)
+    assert "--data-dir" in message and "$RIFT_LITE_DATA" in message and "internet" in message
+    assert "Couldn't reach" in message and "\n" not in message
 
 
 def test_missing_file(tmp_path):

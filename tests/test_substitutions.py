@@ -107,3 +107,18 @@ def test_candidates_align_with_byte_level_bpe_hand_checked(byte_level_bpe):
     cp = build_candidates([pair], tok, subs, num_slots=4)
     assert pieces(cp.batch.input_ids[0]) == ["<s>", "Ġa", "Ġman", "</s>", "</s>", "Ġthe", "Ġfilm", "</s>"]
     assert cp.candidate_mask[0, 2].sum() == 1 and cp.candidate_mask[0, 6].sum() == 3
+
+
+def test_no_folder_and_no_internet_names_both_ways_out(tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.delenv("RIFT_LITE_DATA", raising=False)
+    monkeypatch.setenv("RIFT_LITE_CACHE", str(tmp_path))
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataError) as error:
+        SubstitutionSet.load()
+    message = str(error.value)
+    assert "--data-dir" in message and "$RIFT_LITE_DATA" in message and "internet" in message
