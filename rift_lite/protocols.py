@@ -50,6 +50,7 @@ TINY: dict[str, Any] = {
     "model": "tiny-random", "num_hidden_layers": 2, "epochs": 1, "batch_size": 8, "max_tokens": 16,
     "train_examples": 32, "dev_examples": 16, "dev_attack_steps": 2, "ascc_steps": 2, "lr": 1e-3,
     "traces_per_run": 2, "attack_n": {"pwws": 6, "genetic": 3}, "pop_size": 4, "iterations": 2,
+    "note": "TINY: a random 2-layer model on 32 sentences -- a plumbing check of the reproduction code, no result",
 }
 """``reproduce --tiny``: the same code path shrunk to seconds (a random 2-layer model, for the tests)."""
 

@@ -1,0 +1,247 @@
+"""The reproduced tables, rendered from results files beside the paper's numbers (never mixed).
+
+:func:`render_tables` reads ``<results-dir>/runs/*.json`` (written by :mod:`rift_lite.reproduce`) and writes, per
+table, ``<results-dir>/<table>/table.md`` and ``table.json``. Ours: mean and sample standard deviation over seeds,
+in %, with the number of seeds; the paper's columns come from :mod:`rift_lite.paper` (BERT-base on IMDB) and are
+labelled so. A claimed ordering (RIFT above Adv-Base under attack; I(S;T|Y) above I(S;T)) is reported as a paired
+difference with a 95 % bootstrap interval that resamples both the seeds and the attacked examples
+(:func:`paired_difference`); it "holds at this scale" only when the whole interval is above zero. No torch here.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+from .protocols import TABLES
+
+ATTACKS = ("genetic", "pwws")
+LABELS = {"standard": "Standard", "adv-base": "Adv-Base", "adv-ptwd": "Adv-PTWD", "adv-mixout": "Adv-Mixout",
+          "rift": "RIFT", "rift-ist": "RIFT-I(S;T)"}
+
+
+def load_runs(results_dir, protocol: str, tiny: bool = False) -> list[dict]:
+    """Every results file of ``protocol`` (``tiny`` ones only when asked), sorted by run name."""
+    folder = Path(results_dir) / "runs"
+    runs = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        run = json.loads(path.read_text())
+        if run.get("protocol") == protocol and bool(run.get("tiny")) == tiny:
+            runs.append(run)
+    return runs
+
+
+def select(runs: Sequence[dict], method: str, **overrides) -> list[dict]:
+    """Runs of ``method`` with exactly these hyper-parameter overrides (none = the protocol's defaults)."""
+    return sorted((r for r in runs if r["method"] == method and r.get("overrides", {}) == overrides),
+                  key=lambda r: r["seed"])
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (None for no values; std None for one value)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def metric(runs: Sequence[dict], attack: str, key: str = "accuracy_under_attack") -> list[float]:
+    return [r["attacks"][attack]["metrics"][key] for r in runs if attack in r.get("attacks", {})]
+
+
+def cell(values: Sequence[float]) -> str:
+    """``mean +- std (n)`` in %; ``--`` when no run has finished."""
+    mean, std = mean_std(values)
+    if mean is None:
+        return "--"
+    spread = f" ± {100 * std:.1f}" if std is not None else ""
+    return f"{100 * mean:.1f}{spread} ({len(values)})"
+
+
+def paired_difference(a: Sequence[dict], b: Sequence[dict], attack: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Accuracy under ``attack`` of runs ``a`` minus runs ``b``, paired by seed and by attacked example.
+
+    Each run carries per-example outcomes on the same examples (``ids_sha1`` checks it). The point estimate is the
+    mean over the paired seeds of the difference in robust accuracy; the 95 % interval is the 2.5/97.5 percentile of
+    ``n_boot`` bootstrap replicates that resample the seeds and, inside them, the examples (one resample shared by
+    both methods, so the pairing is kept). With one seed, only the examples vary: say so where it is reported.
+    """
+    pairs = [(x, y) for x in a for y in b if x["seed"] == y["seed"] and attack in x["attacks"] and attack in y["attacks"]]
+    if not pairs:
+        return {"attack": attack, "n_seeds": 0}
+    vectors = []
+    for x, y in pairs:
+        ax, ay = x["attacks"][attack], y["attacks"][attack]
+        if ax["ids_sha1"] != ay["ids_sha1"]:
+            raise ValueError(f"{x['run']} and {y['run']} were attacked on different examples")
+        vectors.append([int(p == "r") - int(q == "r") for p, q in zip(ax["outcomes"], ay["outcomes"])])
+    n = len(vectors[0])
+    point = sum(sum(v) / n for v in vectors) / len(vectors)
+    rng = random.Random(seed)
+    reps = []
+    for _ in range(n_boot):
+        seeds = [rng.randrange(len(vectors)) for _ in vectors]
+        total = 0.0
+        for s in seeds:
+            idx = [rng.randrange(n) for _ in range(n)]
+            total += sum(vectors[s][i] for i in idx) / n
+        reps.append(total / len(seeds))
+    reps.sort()
+    lo, hi = reps[int(0.025 * n_boot)], reps[int(0.975 * n_boot) - 1]
+    return {"attack": attack, "difference": point, "ci95": [lo, hi], "n_seeds": len(vectors), "n_examples": n,
+            "holds": lo > 0, "seeds": [x["seed"] for x, _ in pairs]}
+
+
+def _difference_line(name: str, d: dict) -> str:
+    if not d.get("n_seeds"):
+        return f"- {name}, {d['attack']}: no paired runs yet."
+    verdict = "holds at this scale" if d["holds"] else ("reversed at this scale" if d["ci95"][1] < 0 else
+                                                         "not resolved at this scale (the interval contains 0)")
+    scope = "seeds and examples" if d["n_seeds"] > 1 else "examples only (one seed)"
+    return (f"- {name}, {d['attack']}: {100 * d['difference']:+.1f} points, 95 % interval "
+            f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}] over {scope}; {d['n_seeds']} seed(s), "
+            f"{d['n_examples']} examples -- {verdict}.")
+
+
+def _paper(table: str, **where) -> str:
+    from .paper import paper_value
+
+    try:
+        value = paper_value(table, **where)
+    except KeyError:  # the paper has no such row (e.g. alpha = 1 on IMDB)
+        return "--"
+    return "--" if value is None else f"{value:.1f}"
+
+
+def _header(runs: Sequence[dict], protocol: str, spec) -> list[str]:
+    note = runs[0]["protocol_config"]["note"] if runs else f"protocol {protocol}"
+    versions = sorted({r["code_version"] for r in runs})
+    return [f"### {spec.caption}", "",
+            f"Ours: protocol `{protocol}` -- {note}. Mean ± sample std over seeds (number of seeds in brackets), "
+            f"accuracy in %. Code version(s): {', '.join(versions) or 'none yet'}. "
+            f"Made by `python -m rift_lite reproduce {spec.name} --protocol {protocol}`.", ""]
+
+
+def render_table1(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    spec = TABLES["table1"]
+    lines = _header(runs, protocol, spec) + [
+        "| method | ours: clean | ours: Genetic | ours: PWWS | paper: clean | paper: Genetic | paper: PWWS |",
+        "|---|---|---|---|---|---|---|"]
+    data: dict[str, Any] = {"rows": {}}
+    for method in spec.methods:
+        rs = select(runs, method)
+        label = LABELS[method]
+        clean = metric(rs, "pwws", "clean_accuracy")
+        row = [cell(clean), cell(metric(rs, "genetic")), cell(metric(rs, "pwws"))]
+        paper = [_paper("rift-a4", method=label, model="bert-base-uncased", dataset="imdb"),
+                 _paper("rift-1", method=label, model="bert-base-uncased", attack="Genetic"),
+                 _paper("rift-1", method=label, model="bert-base-uncased", attack="PWWS")]
+        lines.append(f"| {label} | " + " | ".join(row + paper) + " |")
+        data["rows"][method] = {"clean": clean, "genetic": metric(rs, "genetic"), "pwws": metric(rs, "pwws"),
+                                "seeds": [r["seed"] for r in rs]}
+    diffs = [paired_difference(select(runs, "rift"), select(runs, "adv-base"), a) for a in ATTACKS]
+    data["rift_minus_adv_base"] = diffs
+    lines += ["", "Paper columns: BERT-base-uncased on IMDB (Table 1; clean accuracy from supplementary Table 5). "
+              "Clean accuracy (ours) is on the 1,000 attacked test sentences.", "",
+              "The paper's claim, RIFT above Adv-Base under attack:"]
+    lines += [_difference_line("RIFT − Adv-Base", d) for d in diffs]
+    return "\n".join(lines) + "\n", data
+
+
+def render_table3(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    spec = TABLES["table3"]
+    lines = _header(runs, protocol, spec) + [
+        "| objective | ours: Genetic | ours: PWWS | paper: Genetic | paper: PWWS |", "|---|---|---|---|---|"]
+    for method in spec.methods:
+        rs, label = select(runs, method), LABELS[method]
+        lines.append(f"| {label} | {cell(metric(rs, 'genetic'))} | {cell(metric(rs, 'pwws'))} | "
+                     f"{_paper('rift-3', method=label, dataset='imdb', model='bert-base-uncased', attack='Genetic')} | "
+                     f"{_paper('rift-3', method=label, dataset='imdb', model='bert-base-uncased', attack='PWWS')} |")
+    diffs = [paired_difference(select(runs, "rift"), select(runs, "rift-ist"), a) for a in ATTACKS]
+    lines += ["", "Paper columns: BERT-base on IMDB. The paper's claim, I(S;T|Y) above I(S;T):"]
+    lines += [_difference_line("RIFT − RIFT-I(S;T)", d) for d in diffs]
+    return "\n".join(lines) + "\n", {"conditional_minus_unconditional": diffs}
+
+
+def _alpha_runs(runs) -> list[tuple[float, list[dict]]]:
+    return [(0.0, select(runs, "adv-base")), (0.05, select(runs, "rift", alpha=0.05)), (0.1, select(runs, "rift")),
+            (0.3, select(runs, "rift", alpha=0.3)), (1.0, select(runs, "rift", alpha=1.0))]
+
+
+def _beta_runs(runs) -> list[tuple[float, list[dict]]]:
+    return [(0.0, select(runs, "standard")), (1.0, select(runs, "adv-base", beta=1.0)),
+            (5.0, select(runs, "adv-base", beta=5.0)), (10.0, select(runs, "adv-base"))]
+
+
+def render_table4(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    spec = TABLES["table4"]
+    lines = _header(runs, protocol, spec) + [
+        "| alpha | ours: clean | ours: PWWS | paper: clean | paper: PWWS |", "|---|---|---|---|---|"]
+    data = {}
+    for alpha, rs in _alpha_runs(runs):
+        clean, pwws = metric(rs, "pwws", "clean_accuracy"), metric(rs, "pwws")
+        data[str(alpha)] = {"clean": clean, "pwws": pwws, "seeds": [r["seed"] for r in rs]}
+        lines.append(f"| {alpha:g} | {cell(clean)} | {cell(pwws)} | "
+                     f"{_paper('rift-4', dataset='imdb', alpha=alpha, metric='accuracy')} | "
+                     f"{_paper('rift-4', dataset='imdb', alpha=alpha, attack='PWWS')} |")
+    lines += ["", "alpha 0 is the Adv-Base run and 0.1 the RIFT run of Table 1 (all their seeds); the other alphas "
+              "have one seed. Paper columns: BERT-base on IMDB (Table 4a; the paper has no alpha = 1 row for IMDB)."]
+    return "\n".join(lines) + "\n", data
+
+
+def render_fig2(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    spec = TABLES["fig2"]
+    curves = {m: [{"seed": r["seed"], "trace": [(row["epoch"], row["rel_l2_distance"]) for row in r["train"]["trace"]]}
+                  for r in select(runs, m)] for m in ("standard", "adv-base")}
+    lines = _header(runs, protocol, spec) + ["| beta | ours: relative L2 distance at the end (x 1e-3) | runs |",
+                                            "|---|---|---|"]
+    finals = {}
+    for beta, rs in _beta_runs(runs):
+        values = [r["train"]["history"][-1]["rel_l2_distance"] for r in rs]
+        finals[str(beta)] = values
+        mean, std = mean_std(values)
+        text = "--" if mean is None else f"{1e3 * mean:.2f}" + (f" ± {1e3 * std:.2f}" if std is not None else "")
+        lines.append(f"| {beta:g} | {text} | {len(rs)} |")
+    lines += ["", "beta 0 is the Standard run, beta 10 the Adv-Base run. (a), the curves over training, are in "
+              "`table.json` (`curves`) and plotted in chapter 02."]
+    return "\n".join(lines) + "\n", {"curves": curves, "final_by_beta": finals}
+
+
+def render_fig4(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    spec = TABLES["fig4"]
+    points = []
+    for kind, groups in (("alpha", _alpha_runs(runs)), ("beta", _beta_runs(runs))):
+        for value, rs in groups:
+            for r in rs:
+                m = r["attacks"].get("pwws", {}).get("metrics")
+                if m:
+                    points.append({"sweep": kind, "value": value, "seed": r["seed"], "run": r["run"],
+                                   "clean": m["clean_accuracy"], "pwws": m["accuracy_under_attack"]})
+    lines = _header(runs, protocol, spec) + ["| sweep | value | seed | clean | under PWWS |", "|---|---|---|---|---|"]
+    lines += [f"| {p['sweep']} | {p['value']:g} | {p['seed']} | {100 * p['clean']:.1f} | {100 * p['pwws']:.1f} |"
+              for p in points]
+    return "\n".join(lines) + "\n", {"points": points}
+
+
+RENDERERS = {"table1": render_table1, "table3": render_table3, "table4": render_table4, "fig2": render_fig2,
+             "fig4": render_fig4}
+
+
+def render_tables(tables: Sequence[str], protocol: str, results_dir, tiny: bool = False) -> list[Path]:
+    """Write ``<results-dir>/<table>/table.md`` and ``table.json`` for each table; returns the Markdown paths."""
+    runs = load_runs(results_dir, protocol, tiny)
+    written = []
+    for name in tables:
+        markdown, data = RENDERERS[name](runs, protocol)
+        folder = Path(results_dir) / (name if not tiny else f"{name}-tiny")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"table-{protocol}.md").write_text(markdown)
+        (folder / f"table-{protocol}.json").write_text(json.dumps({"protocol": protocol, "runs": [r["run"] for r in runs],
+                                                                   **data}, indent=1, sort_keys=True) + "\n")
+        written.append(folder / f"table-{protocol}.md")
+    return written

@@ -1,0 +1,128 @@
+"""The reproduction command: protocols and tables, a tiny real campaign end to end, resume after SIGKILL, the
+paired bootstrap difference and the rendered tables."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rift_lite.protocols import PROTOCOLS, TABLES, TINY, campaign
+from rift_lite.report import paired_difference, render_tables
+
+
+def test_list_prints_every_protocol_and_table():
+    out = subprocess.run([sys.executable, "-m", "rift_lite", "reproduce", "--list"], capture_output=True, text=True,
+                         check=True).stdout
+    for name in list(PROTOCOLS) + list(TABLES):
+        assert name in out
+    assert "pwws n=1000" in out and "genetic n=200" in out
+
+
+def test_campaign_is_seed_major_and_trains_shared_runs_once():
+    runs = campaign(["table1", "table3", "table4", "fig2", "fig4"], (0, 1, 2))
+    names = [r.name for r in runs]
+    assert len(names) == len(set(names)) == 23
+    assert all(r.seed == 0 for r in runs[:11]) and runs[11].seed == 1  # every seed-0 run (sweeps too) first
+    rift0 = next(r for r in runs if r.name == "rift-seed0")
+    assert rift0.attacks == ("pwws", "genetic")  # Table 1 wants both, Table 4 only PWWS: merged
+    assert next(r for r in runs if r.name == "rift-a0.3-seed0").attacks == ("pwws",)
+
+
+def test_unknown_table_or_protocol_is_one_error_line(tmp_path):
+    for argv in (["reproduce", "table9"], ["reproduce", "table1", "--protocol", "tpu"], ["reproduce"]):
+        res = subprocess.run([sys.executable, "-m", "rift_lite", *argv, "--results-dir", str(tmp_path)],
+                             capture_output=True, text=True)
+        assert res.returncode == 2 and res.stderr.strip().startswith("error:") and len(res.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def _fake_run(method, seed, outcomes, sha="x"):
+    return {"run": f"{method}-{seed}", "method": method, "seed": seed, "overrides": {},
+            "attacks": {"pwws": {"ids_sha1": sha, "outcomes": outcomes,
+                                 "metrics": {"accuracy_under_attack": outcomes.count("r") / len(outcomes)}}}}
+
+
+def test_paired_difference_pairs_seeds_and_examples():
+    a = [_fake_run("rift", 0, "rrrrrrrrrr"), _fake_run("rift", 1, "rrrrrrrrrr")]
+    b = [_fake_run("adv-base", 0, "ffffffffff"), _fake_run("adv-base", 1, "xxxxxxxxxx")]
+    d = paired_difference(a, b, "pwws", n_boot=200)
+    assert d["difference"] == 1.0 and d["ci95"] == [1.0, 1.0] and d["holds"] and d["n_seeds"] == 2
+    same = paired_difference(a, a, "pwws", n_boot=200)
+    assert same["difference"] == 0.0 and not same["holds"]
+    mixed = paired_difference([_fake_run("rift", 0, "rf" * 50)], [_fake_run("adv-base", 0, "fr" * 50)], "pwws")
+    assert mixed["difference"] == 0.0 and mixed["ci95"][0] < 0 < mixed["ci95"][1] and not mixed["holds"]
+    with pytest.raises(ValueError, match="different examples"):
+        paired_difference(a[:1], [_fake_run("adv-base", 0, "rrrrrrrrrr", sha="y")], "pwws")
+    assert paired_difference(a, [], "pwws")["n_seeds"] == 0
+
+
+@pytest.mark.slow
+def test_tiny_campaign_end_to_end_with_provenance(tmp_path, data_dir):
+    from rift_lite.reproduce import reproduce
+
+    kwargs = dict(tiny=True, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", data_dir=str(data_dir))
+    paths = reproduce(["table3"], "cpu", (0,), **kwargs)
+    assert [p.name for p in paths] == ["cpu-tiny-mr-rift-seed0.json", "cpu-tiny-mr-rift-ist-seed0.json"]
+    run = json.loads(paths[0].read_text())
+    for key in ("protocol", "protocol_config", "code_version", "hardware", "wall_time_s", "seed", "command"):
+        assert key in run
+    assert run["train"]["config"]["pooling"] == "mean" and run["train"]["config"]["length_buckets"] == 50
+    assert len(run["train"]["trace"]) >= 2 and all("rel_l2_distance" in row for row in run["train"]["trace"])
+    assert run["train"]["model_selection"].startswith("dev split")
+    for attack in ("pwws", "genetic"):
+        a = run["attacks"][attack]
+        assert len(a["outcomes"]) == a["n"] == a["metrics"]["n"] == TINY["attack_n"][attack]
+        assert a["metrics"]["accuracy_under_attack"] == a["outcomes"].count("r") / a["n"]
+    assert run["attacks"]["genetic"]["attack_config"]["selection"] == "proportional"
+    table = (tmp_path / "results" / "table3-tiny" / "table-cpu.md").read_text()
+    assert "RIFT-I(S;T)" in table and "paper: PWWS" in table and "69.4" in table  # the paper's BERT/IMDB value
+    mtime = paths[0].stat().st_mtime
+    again = reproduce(["table3"], "cpu", (0,), **kwargs)
+    assert again == paths and paths[0].stat().st_mtime == mtime  # done runs are skipped
+
+
+@pytest.mark.slow
+def test_reproduce_resumes_after_sigkill(tmp_path, data_dir):
+    """Kill the command once the first run has a checkpoint; running it again finishes with the numbers of an
+    uninterrupted campaign."""
+    def command(root):
+        return [sys.executable, "-m", "rift_lite", "reproduce", "table3", "--tiny", "--seeds", "0", "--max-runs", "1",
+                "--results-dir", str(root / "results"), "--runs-dir", str(root / "runs"), "--data-dir", str(data_dir)]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run(command(tmp_path / "a"), check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(command(tmp_path / "b"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = tmp_path / "b" / "runs" / "cpu-tiny-mr-rift-seed0" / "checkpoints" / "LATEST"
+    deadline = time.time() + 120
+    while not latest.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "b" / "results" / "runs" / "cpu-tiny-mr-rift-seed0.json").exists()
+    subprocess.run(command(tmp_path / "b"), check=True, env=env, capture_output=True)
+    a, b = (json.loads((tmp_path / x / "results" / "runs" / "cpu-tiny-mr-rift-seed0.json").read_text()) for x in "ab")
+    assert b["train"]["resumed_at_steps"] and not a["train"]["resumed_at_steps"]
+    assert b["train"]["best"] == a["train"]["best"]
+    for attack in ("pwws", "genetic"):
+        assert b["attacks"][attack]["outcomes"] == a["attacks"][attack]["outcomes"]
+
+
+def test_render_tables_from_results_files(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for method, seed, outcomes in (("rift", 0, "rrrf"), ("adv-base", 0, "rfff"), ("rift", 1, "rrff"),
+                                   ("adv-base", 1, "rfff")):
+        run = _fake_run(method, seed, outcomes)
+        run.update(protocol="cpu", tiny=False, code_version="abc", protocol_config={"note": "test"})
+        run["attacks"]["pwws"]["metrics"]["clean_accuracy"] = 1.0
+        (folder / f"{method}-{seed}.json").write_text(json.dumps(run))
+    md = render_tables(["table1"], "cpu", tmp_path)[0].read_text()
+    assert "| RIFT | 100.0 ± 0.0 (2) | -- | 62.5 ± 17.7 (2) | 78.3 | 77.2 | 70.1 |" in md
+    assert "| Adv-Base | 100.0 ± 0.0 (2) | -- | 25.0 ± 0.0 (2) |" in md
+    assert "RIFT − Adv-Base, pwws: +37.5 points" in md
