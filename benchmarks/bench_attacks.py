@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import time
 
 import torch
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--relabel", choices=("auto", "yes", "no"), default="auto",
                         help="label = clean prediction (auto: only for an untrained model)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,7 +79,8 @@ def bench(args, device: torch.device) -> None:
     print(f"# {what}; device {device} ({hardware}); n={len(examples)} MR test "
           f"examples (seed {args.seed}); batch {args.batch_size}; {args.precision}; relabelled={relabel}")
     print(f"{'attack':10s} {'ex/s':>8s} {'s/ex':>7s} {'success':>8s} {'requests':>9s} {'queries':>8s} "
-          f"{'calls':>7s} {'cache saved':>12s} {'batching saved':>15s}")
+          f"{'calls':>7s} {'cache saved':>12s} {'batching saved':>15s} {'q/attacked':>10s} {'in forwards':>12s}")
+    rows = []
     for name in args.attacks.split(","):
         options = {"pop_size": args.pop_size, "iterations": args.iterations} if name == "genetic" else {}
         attack = build_attack(name, substitutions, seed=args.seed, **options)
@@ -91,9 +94,22 @@ def bench(args, device: torch.device) -> None:
         success = sum(r.status == "success" for r in results) / max(1, sum(r.status != "skipped" for r in results))
         saved_cache = 1 - victim.queries / max(1, victim.requests)
         saved_batch = 1 - victim.model_calls / max(1, victim.queries)
+        attacked = max(1, sum(r.status != "skipped" for r in results))
+        share = victim.forward_time_s / wall  # goal >= 0.8: within 1.25x of the floor (queries x one forward)
         print(f"{name:10s} {len(examples) / wall:8.3f} {wall / len(examples):7.3f} {success:8.2f} "
               f"{victim.requests:9d} {victim.queries:8d} {victim.model_calls:7d} {saved_cache:12.1%} "
-              f"{saved_batch:15.1%}", flush=True)
+              f"{saved_batch:15.1%} {victim.queries / attacked:10.1f} {share:12.1%}", flush=True)
+        rows.append({"attack": name, "n": len(examples), "wall_s": round(wall, 2), "examples_per_s": len(examples) / wall,
+                     "success_rate": success, "requests": victim.requests, "queries": victim.queries,
+                     "model_calls": victim.model_calls, "queries_per_attacked": victim.queries / attacked,
+                     "forward_time_s": round(victim.forward_time_s, 2), "share_in_forwards": share})
+    if args.json:
+        from rift_lite.provenance import git_describe, write_json_atomic
+
+        write_json_atomic(args.json, {"benchmark": "bench_attacks", "what": what, "device": str(device),
+                                      "hardware": hw, "code_version": git_describe(), "seed": args.seed,
+                                      "batch_size": args.batch_size, "precision": args.precision, "rows": rows,
+                                      "command": "python benchmarks/bench_attacks.py " + " ".join(sys.argv[1:])})
 
 
 if __name__ == "__main__":

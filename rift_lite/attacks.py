@@ -59,7 +59,9 @@ class Victim:
 
     ``score_fn(examples) -> [n, C]`` probabilities computes one batch (already sorted by length, at most
     ``batch_size`` long). ``requests`` counts texts asked for; ``queries`` counts unique texts actually scored;
-    ``model_calls`` counts batches. The cache is keyed by ``(text, text_b)``; :meth:`clear_cache` empties it
+    ``model_calls`` counts batches; ``forward_time_s`` is the wall time spent inside :meth:`score_batch` (an
+    attack's floor is its queries times one forward: ``forward_time_s`` over the attack's wall time says how close
+    it runs to that floor). The cache is keyed by ``(text, text_b)``; :meth:`clear_cache` empties it
     (evaluation does so between examples to bound memory; counters keep running).
     """
 
@@ -75,6 +77,7 @@ class Victim:
         self.requests = 0
         self.queries = 0
         self.model_calls = 0
+        self.forward_time_s = 0.0
 
     # -- to override -------------------------------------------------------------------------------------------
     def score_batch(self, examples: Sequence) -> torch.Tensor:
@@ -108,7 +111,9 @@ class Victim:
         pending = sorted(todo.values(), key=_length)
         for lo in range(0, len(pending), self.batch_size):
             chunk = pending[lo: lo + self.batch_size]
-            probs = self.score_batch(chunk).detach().float().cpu()
+            started = time.perf_counter()
+            probs = self.score_batch(chunk).detach().float().cpu()  # .cpu() waits for a GPU to finish
+            self.forward_time_s += time.perf_counter() - started
             self.model_calls += 1
             self.queries += len(chunk)
             for ex, row in zip(chunk, probs):
@@ -125,6 +130,7 @@ class Victim:
 
     def reset_counts(self) -> None:
         self.requests = self.queries = self.model_calls = 0
+        self.forward_time_s = 0.0
 
     @property
     def fraction_saved(self) -> float:

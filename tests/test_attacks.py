@@ -386,3 +386,20 @@ def test_pwws_applies_unhelpful_swaps_in_order_by_default():
     assert official.status == "success" and official.adversarial.words() == ["okay", "sound"]
     assert skipping.status == "failed" and skipping.adversarial.words() == ["fine", "sound"]
     assert PWWSAttack(table).config()["skip_unhelpful"] is False
+
+
+def test_victim_measures_the_time_inside_model_forwards():
+    """forward_time_s counts only the wall time of score_batch (the attack's floor), and resets with the counts."""
+    import time as _time
+
+    def slow(examples):
+        _time.sleep(0.01)
+        return bow_probs(examples)
+
+    victim = Victim(slow, batch_size=2)
+    started = _time.perf_counter()
+    victim.predict_proba([Example(str(i), "good " * (i + 1), 1) for i in range(5)])  # 3 batches
+    wall = _time.perf_counter() - started
+    assert victim.model_calls == 3 and 0.03 <= victim.forward_time_s <= wall
+    victim.reset_counts()
+    assert victim.forward_time_s == 0.0
