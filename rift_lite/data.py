@@ -760,6 +760,46 @@ def load_file(path, text_column: str = "text", label_column: str = "label", text
             for index, (number, text, text_b, raw) in enumerate(parsed)]
 
 
+FILE_MAX_TOKENS = 128
+"""Default token budget for your own file (the command line's ``--max-tokens`` overrides it)."""
+FILE_DEV_FRACTION = 0.1
+
+
+def file_task(examples: Sequence[Example], name: str) -> TaskInfo:
+    """The label space and shape of examples read by :func:`load_file`: classes ``0 .. max label`` (at least 2),
+    a pair task when the examples have a second text, ``FILE_MAX_TOKENS`` tokens."""
+    if not examples:
+        raise DataError(f"{name}: no examples")
+    num_labels = max(2, max(example.label for example in examples) + 1)
+    return TaskInfo(name, num_labels, tuple(str(i) for i in range(num_labels)), examples[0].is_pair,
+                    FILE_MAX_TOKENS, ("train", "dev", "test"), name)
+
+
+def split_off_dev(examples: Sequence[Example], fraction: float = FILE_DEV_FRACTION,
+                  seed: str = "file-dev-0") -> tuple[list[Example], list[Example]]:
+    """``(train, dev)`` of one file: dev = the ``fraction`` of examples whose ``sha1(seed + ":" + id)`` is smallest.
+
+    The same rule as MR's dev split: fixed by the seed string and the ids, independent of Python's ``random``.
+    """
+    n_dev = round(fraction * len(examples))
+    if n_dev < 1 or n_dev >= len(examples):
+        raise DataError(f"{len(examples)} examples cannot give a {fraction:.0%} dev split and a training set; "
+                        "give a larger file or a separate dev file")
+    order = sorted(examples, key=lambda e: hashlib.sha1(f"{seed}:{e.id}".encode()).hexdigest())
+    dev_ids = {example.id for example in order[:n_dev]}
+    return [e for e in examples if e.id not in dev_ids], [e for e in examples if e.id in dev_ids]
+
+
+def add_file_arguments(parser, what: str) -> None:
+    """The command line's ``--file`` and its column options (shared by ``train`` and ``attack``)."""
+    group = parser.add_argument_group("your own data (instead of --dataset)")
+    group.add_argument("--file", default=None, metavar="PATH", help=f"{what}: {FILE_FORMATS}")
+    group.add_argument("--text-column", default="text", help="CSV/TSV/JSONL: the text field (default: text)")
+    group.add_argument("--label-column", default="label", help="CSV/TSV/JSONL: the label field (default: label)")
+    group.add_argument("--text-b-column", default=None,
+                       help="CSV/TSV/JSONL: the second text of a pair task (the attacked one, e.g. the hypothesis)")
+
+
 def _label_number(raw: Any) -> int | float | None:
     """The numeric value of a label (``1``, ``"1"``, ``"1.0"``, ``" 2 "``), or None for a name such as ``"pos"``."""
     if isinstance(raw, bool):

@@ -104,7 +104,8 @@ def evaluate_attack(victim, attack, examples: Sequence, out_dir=None, *, resume:
 
     With ``out_dir``, records are appended to ``out_dir/records.jsonl`` (ids already there are skipped when
     ``resume``) and the summary is written to ``out_dir/summary.json``; metrics always come from the records of
-    ``examples``. ``max_examples`` stops after that many *new* examples (used to test resumption).
+    ``examples``. ``max_examples`` stops after that many *new* examples (used to test resumption). ``progress``
+    shows a bar on stderr (examples done, rate, time left).
     """
     start = time.perf_counter()
     records_path = Path(out_dir) / RECORDS_FILE if out_dir is not None else None
@@ -124,6 +125,7 @@ def evaluate_attack(victim, attack, examples: Sequence, out_dir=None, *, resume:
         todo = [todo[i] for i in length_order(todo)]
     new_records = []
     q0, r0 = victim.queries, victim.requests
+    bar = _progress_bar(attack.name, len(examples), len(done), enabled=progress)
     for lo in range(0, len(todo), chunk):
         results = attack.attack_many(victim, todo[lo: lo + chunk])
         rows = [res.to_record() for res in results]
@@ -134,9 +136,8 @@ def evaluate_attack(victim, attack, examples: Sequence, out_dir=None, *, resume:
                     fh.write(json.dumps(row, sort_keys=True) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-        if progress:
-            print(f"[{attack.name}] {len(done) + len(new_records)}/{len(examples)} examples", file=sys.stderr,
-                  flush=True)
+        bar.update(len(rows))
+    bar.close()
     for row in new_records:
         done[row["id"]] = row
     records = [done[ex.id] for ex in examples if ex.id in done]
@@ -156,6 +157,14 @@ def evaluate_attack(victim, attack, examples: Sequence, out_dir=None, *, resume:
     if out_dir is not None:
         write_json_atomic(Path(out_dir) / SUMMARY_FILE, summary)
     return summary
+
+
+def _progress_bar(name: str, total: int, done: int, enabled: bool):
+    """A tqdm bar on stderr counting attacked examples, with the elapsed time and an estimate of the time left."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, desc=f"{name} attack", unit="example", file=sys.stderr,
+                disable=not enabled, dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------------------------------------ bookkeeping
@@ -179,21 +188,36 @@ def build_constraints(args) -> list:
 # ------------------------------------------------------------------------------------------------ command line
 
 
+PROFILE_ORDER = ("smoke", "lite", "paper")
+PROFILE_NOTES = {
+    "smoke": "plumbing check only (a smoke checkpoint stays near chance by design; few examples, a small genetic "
+             "search): not a result",
+    "lite": "a small-scale run (small encoder, short texts, 300 examples), not the paper's BERT-base numbers",
+    "paper": "the paper's settings (Sec. 3.1)",
+}
+"""What a number from each recorded profile may be used for (written into ``summary.json``, printed by the CLI)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rift_lite attack``."""
+    from .data import add_file_arguments
+
     parser.add_argument("--checkpoint", default=None, help="folder written by Classifier.save_pretrained")
     parser.add_argument("--model", default=None,
                         help="attack an UNTRAINED classifier on this encoder instead (smoke tests / benchmarks)")
     parser.add_argument("--num-hidden-layers", type=int, default=None, help="with --model: keep the first layers")
     parser.add_argument("--attack", choices=("genetic", "pwws", "textfooler", "ascc"), default="genetic")
-    parser.add_argument("--dataset", default="mr")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="paper")
-    parser.add_argument("--n", type=int, default=None, help="random test examples (default: profile; paper 1000, "
-                        "the official code used 300; 0 = all)")
+    parser.add_argument("--dataset", default=None, help="a dataset name (default mr); or see --file")
+    parser.add_argument("--split", default=None, help="split of --dataset (default test)")
+    add_file_arguments(parser, "attack the examples of your own file")
+    parser.add_argument("--profile", choices=PROFILE_ORDER, default=None,
+                        help="settings: n, genetic population and generations, ASCC steps (default: the checkpoint's "
+                             "profile, else paper); the recorded profile is never above the checkpoint's")
+    parser.add_argument("--n", type=int, default=None, help="random examples to attack, >= 1, or 0 for all "
+                        "(default: the profile's; paper 1000, the official code used 300)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="output folder (default runs/attack-<dataset>-<attack>-seed<N>)")
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--data-dir", default=None, help="data folder (default $RIFT_LITE_DATA, else the internet)")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per model call")
     parser.add_argument("--max-tokens", type=int, default=None, help="default: checkpoint / dataset")
     parser.add_argument("--device", default="auto")
@@ -214,7 +238,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-modification-rate", type=float, default=None)
     parser.add_argument("--stopwords", action="store_true", help="never replace stop words")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has records")
-    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="a progress bar on stderr with the time left (default on; --no-progress: none)")
 
 
 def _device(name: str):
@@ -225,41 +250,79 @@ def _device(name: str):
     return torch.device(name)
 
 
-def run_cli(args: argparse.Namespace) -> int:
-    import torch
-
-    from . import data
-    from .attacks import ClassifierVictim, build_attack
-    from .models import build_classifier, device_summary, load_classifier, read_checkpoint_metadata
-    from .substitutions import SubstitutionSet
-
+def check_arguments(args: argparse.Namespace) -> None:
+    """The checks that need neither a model nor data; a ValueError names the option and what it allows."""
     if (args.checkpoint is None) == (args.model is None):
-        print("error: give exactly one of --checkpoint DIR or --model NAME (untrained)", file=sys.stderr)
-        return 2
-    if args.dataset not in data.TASKS:
-        print(f"error: unknown dataset {args.dataset!r}", file=sys.stderr)
-        return 2
-    profile = PROFILES[args.profile]
-    task = data.TASKS[args.dataset]
-    n = profile["n"] if args.n is None else args.n
-    device = _device(args.device)
-    args._device = device
-    torch.manual_seed(args.seed)
+        raise ValueError("give exactly one of --checkpoint DIR or --model NAME (untrained)")
+    if args.file is not None and (args.dataset is not None or args.split is not None):
+        raise ValueError("give --dataset (and --split) or --file, not both")
+    if args.n is not None and args.n < 0:
+        raise ValueError(f"--n must be >= 1, or 0 for every example; got {args.n}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1; got {args.batch_size}")
+    if args.max_tokens is not None and args.max_tokens < 3:
+        raise ValueError(f"--max-tokens must be >= 3 (two special tokens and a word); got {args.max_tokens}")
+    for option, least in (("num_hidden_layers", 0), ("pop_size", 1), ("iterations", 1), ("ascc_steps", 0)):
+        value = getattr(args, option)
+        if value is not None and value < least:
+            raise ValueError(f"--{option.replace('_', '-')} must be >= {least}; got {value}")
+
+
+def resolve_profiles(requested: str | None, checkpoint_profile: str | None) -> tuple[str, str]:
+    """``(settings, recorded)``: the attack's settings come from ``--profile``, else the checkpoint's profile, else
+    paper; the recorded profile is the lower of the settings and the checkpoint's (a smoke checkpoint attacked with
+    the paper's settings is still a smoke result)."""
+    trained = checkpoint_profile if checkpoint_profile in PROFILE_ORDER else None
+    settings = requested or trained or "paper"
+    recorded = min([settings] + ([trained] if trained else []), key=PROFILE_ORDER.index)
+    return settings, recorded
+
+
+def _attack_examples(args, meta: dict | None) -> tuple[str, str, list, int, int]:
+    """``(dataset label, split, examples, num_labels, max_tokens)`` from ``--dataset`` or ``--file``."""
+    from . import data
+
+    task_name = (meta or {}).get("task")
+    if args.file is not None:
+        names = data.TASKS[task_name].label_names if task_name in data.TASKS else None
+        examples = data.load_file(args.file, args.text_column, args.label_column, args.text_b_column,
+                                  label_names=names)
+        info = data.file_task(examples, "file-" + Path(args.file).name.split(".")[0])
+        num_labels = meta["num_labels"] if meta else info.num_labels
+        if info.num_labels > num_labels:
+            raise ValueError(f"{args.file}: labels go up to {info.num_labels - 1}, the checkpoint has {num_labels} "
+                             "classes")
+        return info.name, "file", examples, num_labels, info.max_tokens
+    dataset, split = args.dataset or "mr", args.split or "test"
+    if dataset not in data.TASKS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(data.TASKS)}; for your own data use "
+                         "--file PATH")
+    task = data.TASKS[dataset]
+    if meta is not None and meta.get("num_labels") != task.num_labels:
+        raise ValueError(f"checkpoint has {meta.get('num_labels')} labels, {dataset} has {task.num_labels}")
+    return dataset, split, data.load(dataset, split, args.data_dir), task.num_labels, task.max_tokens
+
+
+def _build_victim(args, meta: dict | None, num_labels: int, max_tokens: int, device):
+    """The classifier under attack (a checkpoint, or an untrained one on ``--model``) and where it came from."""
+    from .attacks import ClassifierVictim
+    from .models import build_classifier, load_classifier
+
     if args.checkpoint is not None:
-        meta = read_checkpoint_metadata(args.checkpoint)
-        if meta.get("num_labels") != task.num_labels:
-            print(f"error: checkpoint has {meta.get('num_labels')} labels, {args.dataset} has {task.num_labels}",
-                  file=sys.stderr)
-            return 2
         model, tokenizer = load_classifier(args.checkpoint, args.max_tokens)
         source = {"checkpoint": str(args.checkpoint), "checkpoint_meta": meta}
     else:
         layers = args.num_hidden_layers or None
-        model, tokenizer = build_classifier(args.model, task.num_labels, layers, args.max_tokens or task.max_tokens)
+        model, tokenizer = build_classifier(args.model, num_labels, layers, args.max_tokens or max_tokens)
         source = {"model": args.model, "num_hidden_layers": layers, "untrained": True}
     victim = ClassifierVictim(model, tokenizer, batch_size=args.batch_size, device=device,
                               max_tokens=args.max_tokens or tokenizer.max_tokens, precision=args.precision)
-    substitutions = SubstitutionSet.load(args.data_dir)
+    return victim, source
+
+
+def _build_attack(args, profile: dict, substitutions):
+    from .attacks import build_attack
+
     options = {}
     if args.attack == "genetic":
         options = {"pop_size": args.pop_size or profile["pop_size"], "iterations": args.iterations
@@ -268,27 +331,63 @@ def run_cli(args: argparse.Namespace) -> int:
         options = {"skip_unhelpful": args.pwws_skip_unhelpful}
     elif args.attack == "ascc":
         options = {"steps": args.ascc_steps if args.ascc_steps is not None else profile["ascc_steps"]}
-    try:
-        constraints = build_constraints(args)
-        attack = build_attack(args.attack, substitutions, constraints or None, args.seed, **options)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    examples = sample_examples(data.load(args.dataset, args.split, args.data_dir), n, args.seed)
-    out = Path(args.out or f"runs/attack-{args.dataset}-{args.attack}-seed{args.seed}")
+    return build_attack(args.attack, substitutions, build_constraints(args) or None, args.seed, **options)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``python -m rift_lite attack``. Every input is checked before the output folder is made; bad input raises
+    ``ValueError`` (one ``error:`` line, exit status 2, from ``__main__``) and leaves no empty folder behind."""
+    import torch
+
+    from .models import device_summary, read_checkpoint_metadata
+    from .provenance import removed_if_empty_on_failure
+    from .substitutions import SubstitutionSet
+
+    check_arguments(args)
+    if not args.progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # also the weight-loading bars
+    meta = read_checkpoint_metadata(args.checkpoint) if args.checkpoint is not None else None
+    settings, recorded = resolve_profiles(args.profile, (meta or {}).get("profile"))
+    profile = PROFILES[settings]
+    dataset, split, pool, num_labels, max_tokens = _attack_examples(args, meta)
+    examples = sample_examples(pool, profile["n"] if args.n is None else args.n, args.seed)
+    device = _device(args.device)
+    args._device = device
+    torch.manual_seed(args.seed)
+    substitutions = SubstitutionSet.load(args.data_dir)
+    attack = _build_attack(args, profile, substitutions)
+    victim, source = _build_victim(args, meta, num_labels, max_tokens, device)
+    out = Path(args.out or f"runs/attack-{dataset}-{args.attack}-seed{args.seed}")
     metadata = {
-        "dataset": args.dataset, "split": args.split, "n": len(examples), "seed": args.seed, "profile": args.profile,
+        "dataset": dataset, "split": split, "file": args.file, "n": len(examples), "seed": args.seed,
+        "profile": recorded, "profile_note": PROFILE_NOTES[recorded], "settings_profile": settings,
         "code_version": git_describe(), "hardware": device_summary(), "device": str(device),
         "precision": args.precision, "batch_size": args.batch_size, "max_tokens": victim.max_tokens,
         "substitutions": substitutions.source, **source,
         "notes": "n random test examples with a fixed seed (paper: 1000; the official code used 300). "
                  "No LM constraint unless 'constraints' lists one (no causal LM is available offline).",
     }
-    summary = evaluate_attack(victim, attack, examples, out, resume=not args.no_resume, metadata=metadata,
-                              progress=args.progress)
+    with removed_if_empty_on_failure(out):
+        summary = evaluate_attack(victim, attack, examples, out, resume=not args.no_resume, metadata=metadata,
+                                  progress=args.progress)
+    _print_summary(summary, args, f"{dataset}/{split}", out)
+    return 0
+
+
+def _print_summary(summary: dict, args, where: str, out: Path) -> None:
+    run = summary["this_run"]
+    if summary["complete"] and run["examples"] == 0:
+        print(f"already finished: all {summary['n']} examples were attacked before (records in {out / RECORDS_FILE});"
+              " the summary is recomputed from them (--no-resume or another --out attacks again)", file=sys.stderr)
+    elif run["resumed_from"]:
+        print(f"resumed: {run['resumed_from']} examples were already attacked, {run['examples']} now",
+              file=sys.stderr)
     m = summary["metrics"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    print(f"{args.attack} on {args.dataset}/{args.split} (n={m['n']}, seed {args.seed}): clean {fmt(m['clean_accuracy'])}, "
+    print(f"{args.attack} on {where} (n={m['n']}, seed {args.seed}): clean {fmt(m['clean_accuracy'])}, "
           f"under attack {fmt(m['accuracy_under_attack'])}, success rate {fmt(m['success_rate'])}, "
           f"mean queries {fmt(m['mean_queries'])}, changed {fmt(m['mean_changed_fraction'])} -> {out}")
-    return 0
+    if summary["profile"] != "paper":
+        print(f"note ({summary['profile']} profile): {summary['profile_note']}")

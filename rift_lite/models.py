@@ -78,19 +78,26 @@ def load_encoder(name: str = "minilm", num_hidden_layers: int | None = None):
     """Load a pre-trained encoder and its tokenizer.
 
     ``num_hidden_layers`` keeps only the first layers (e.g. 2 of MiniLM's 6 for fast tests; transformers reports the
-    dropped weights). Returns ``(encoder, hf_tokenizer)``.
+    dropped weights). Returns ``(encoder, hf_tokenizer)``. An encoder that cannot be found or loaded (an unknown
+    name, no internet for a hub name, a missing package) is a ``ValueError`` whose one-line message says which
+    names work.
     """
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    path = resolve_encoder_path(name)
     kwargs = {} if num_hidden_layers is None else {"num_hidden_layers": num_hidden_layers}
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the load report for deliberately dropped layers is noise here
     try:
+        path = resolve_encoder_path(name)
         # fp32 master weights whatever the checkpoint stores (e.g. an fp16 copy); CUDA runs use bf16 autocast.
         encoder = AutoModel.from_pretrained(path, **kwargs).float()
         tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ImportError) as exc:  # OSError: transformers' "not found" / "no internet"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot load the encoder {name!r} ({reason}); use minilm (offline), bert-base-uncased, "
+                         "roberta-base or another Hugging Face name (needs the internet), or a local model folder"
+                         ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
     return encoder, tokenizer

@@ -6,6 +6,7 @@ leaves a half-written file behind (what resuming relies on).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -37,3 +38,32 @@ def write_json_atomic(path, payload: Any, lines: bool = False) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def removed_if_empty_on_failure(folder):
+    """Run a block that may create ``folder``; if the block fails, remove what it created that holds no file.
+
+    A run that fails on bad input (an unknown model, a file with no example, ...) therefore leaves no empty run
+    folder behind, while a folder that existed before, or holds anything written (checkpoints, records), is kept.
+    """
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent  # the deepest ancestor that already exists: nothing above it is removed
+    try:
+        yield folder
+    except BaseException:
+        if not folder.exists() or existing == folder:
+            raise
+        for path in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only empty folders go
+        path = folder
+        while path != existing:
+            try:
+                path.rmdir()
+            except OSError:
+                break
+            path = path.parent
+        raise

@@ -116,7 +116,7 @@ def tiny_checkpoint(tmp_path_factory):
                                    num_attention_heads=2, intermediate_size=32, max_position_embeddings=128))
     model = Classifier(encoder, num_labels=2)
     directory = tmp_path_factory.mktemp("ckpt")
-    model.save_pretrained(directory, WordTokenizer(tok, 80), {"task": "mr"})
+    model.save_pretrained(directory, WordTokenizer(tok, 80), {"task": "mr", "profile": "smoke"})
     return directory
 
 
@@ -146,3 +146,87 @@ def test_command_line_bad_input_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "missing is not a rift_lite checkpoint: rift_lite.json is missing" in err
     assert "Traceback" not in err
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n", "-5"], "--n must be >= 1, or 0 for every example; got -5"),
+    (["--batch-size", "0"], "--batch-size must be >= 1"),
+    (["--dataset", "my.txt"], "unknown dataset 'my.txt'; known: imdb, mr"),
+    (["--file", "EMPTY"], "empty.csv: no examples"),
+    (["--file", "MIXED"], "mixed.csv, line 3: field 'label': unknown label 'x'"),
+    (["--file", "EMPTY", "--dataset", "mr"], "give --dataset (and --split) or --file, not both"),
+    (["--model", "nosuchmodel"], "cannot load the encoder 'nosuchmodel'"),
+])
+def test_attack_bad_input_is_one_error_line_and_writes_nothing(extra, message, tiny_checkpoint, tmp_path, capsys,
+                                                               data_dir):
+    from rift_lite.__main__ import main
+
+    files = {"EMPTY": tmp_path / "empty.csv", "MIXED": tmp_path / "mixed.csv"}
+    files["EMPTY"].write_text("text,label\n")
+    files["MIXED"].write_text("text,label\ngood,1\nbad,x\n")
+    source = [] if "--model" in extra else ["--checkpoint", str(tiny_checkpoint)]
+    out = tmp_path / "runs" / "attack"
+    argv = ["attack", *source, "--attack", "pwws", "--out", str(out), "--data-dir", str(data_dir),
+            *[str(files.get(a, a)) for a in extra]]
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_attack_on_a_smoke_checkpoint_says_so_and_a_finished_run_says_it_is_finished(tiny_checkpoint, tmp_path, capsys,
+                                                                                    data_dir):
+    from rift_lite.__main__ import main
+
+    mine = tmp_path / "mine.txt"  # the TextFooler 'label text' format, as --file
+    mine.write_text("1 a gorgeous , witty , seductive movie .\n0 the plot is dull and the acting is bad .\n"
+                    "1 a warm and funny film .\n")
+    out = tmp_path / "run"
+    argv = ["attack", "--checkpoint", str(tiny_checkpoint), "--attack", "pwws", "--file", str(mine), "--out",
+            str(out), "--data-dir", str(data_dir), "--device", "cpu"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["profile"] == summary["settings_profile"] == "smoke"  # from the checkpoint's rift_lite.json
+    assert summary["n"] == 3 and summary["file"] == str(mine) and summary["dataset"] == "file-mine"
+    assert "note (smoke profile): plumbing check only" in captured.out
+    assert "pwws attack" in captured.err and "3/3" in captured.err  # the progress bar, on stderr
+    assert main(argv + ["--profile", "paper", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "already finished: all 3 examples" in captured.err and "pwws attack" not in captured.err
+    again = json.loads((out / SUMMARY_FILE).read_text())
+    assert again["profile"] == "smoke" and again["settings_profile"] == "paper"  # never above the checkpoint's
+
+
+def test_profiles_resolve_from_the_checkpoint():
+    from rift_lite.evaluate import resolve_profiles
+
+    assert resolve_profiles(None, "smoke") == ("smoke", "smoke")
+    assert resolve_profiles("paper", "smoke") == ("paper", "smoke")
+    assert resolve_profiles("smoke", "paper") == ("smoke", "smoke")
+    assert resolve_profiles(None, None) == ("paper", "paper")
+
+
+def test_a_failed_run_leaves_no_empty_folder(tmp_path):
+    from rift_lite.provenance import removed_if_empty_on_failure
+
+    with pytest.raises(RuntimeError):
+        with removed_if_empty_on_failure(tmp_path / "runs" / "a") as folder:
+            (folder / "checkpoints").mkdir(parents=True)
+            raise RuntimeError("failed before writing anything")
+    assert not (tmp_path / "runs").exists()
+    with pytest.raises(RuntimeError):
+        with removed_if_empty_on_failure(tmp_path / "runs" / "b") as folder:
+            folder.mkdir(parents=True)
+            (folder / "records.jsonl").write_text("{}\n")
+            raise RuntimeError("failed after writing a record")
+    assert (tmp_path / "runs" / "b" / "records.jsonl").is_file()
+    with pytest.raises(RuntimeError):
+        with removed_if_empty_on_failure(tmp_path) as folder:
+            raise RuntimeError("a folder that existed before is kept")
+    assert tmp_path.is_dir()
