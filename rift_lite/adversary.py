@@ -270,24 +270,35 @@ def pgd_attack(forward: Callable[[torch.Tensor], torch.Tensor], embeddings: torc
     if steps < 0 or step_size < 0 or eps < 0 or eps_init < 0:
         raise ValueError("steps, step_size, eps and eps_init must be >= 0")
     embeddings = embeddings.detach()
-    m = mask.to(embeddings.dtype).unsqueeze(-1)
     delta = pgd_random_init(embeddings, mask, eps_init, generator) if eps_init > 0 else torch.zeros_like(embeddings)
     for _ in range(steps):
         delta.requires_grad_(True)
         with torch.enable_grad():
             loss = loss_fn(forward(embeddings + delta))
             (grad,) = torch.autograd.grad(loss, [delta])
-        grad = grad * m
-        with torch.no_grad():
-            if norm == "l2":
-                g_norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
-                delta = delta + step_size * grad / g_norm
-                if eps > 0:
-                    d_norm = delta.flatten(1).norm(dim=1).view(-1, 1, 1)
-                    delta = delta * torch.clamp(eps / d_norm.clamp_min(1e-12), max=1.0)
-            else:
-                delta = delta + step_size * grad.sign()
-                if eps > 0:
-                    delta = delta.clamp(-eps, eps)
-            delta = delta * m
+        delta = pgd_step(delta, grad, mask, step_size=step_size, eps=eps, norm=norm)
     return delta.detach()
+
+
+@torch.no_grad()
+def pgd_step(delta: torch.Tensor, grad: torch.Tensor, mask: torch.Tensor, *, step_size: float, eps: float = 0.0,
+             norm: str = "l2") -> torch.Tensor:
+    """One ascent step of :func:`pgd_attack` (also FreeLB's, :mod:`rift_lite.embedding_adversarial`), detached.
+
+    ``l2``: ``delta + step_size * g / ||g||_2`` (per example, over all its positions), then rescaled onto
+    ``||delta||_2 <= eps``; ``sign``: ``delta + step_size * sign(g)``, then clipped to ``|delta|_inf <= eps``.
+    ``eps=0``: no projection. ``g`` and the result are zero outside ``mask`` [B, T].
+    """
+    m = mask.to(delta.dtype).unsqueeze(-1)
+    grad = grad * m
+    if norm == "l2":
+        g_norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+        delta = delta + step_size * grad / g_norm
+        if eps > 0:
+            d_norm = delta.flatten(1).norm(dim=1).view(-1, 1, 1)
+            delta = delta * torch.clamp(eps / d_norm.clamp_min(1e-12), max=1.0)
+    else:
+        delta = delta + step_size * grad.sign()
+        if eps > 0:
+            delta = delta.clamp(-eps, eps)
+    return (delta * m).detach()
