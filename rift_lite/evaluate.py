@@ -80,6 +80,27 @@ def summarize(records: Sequence[dict]) -> dict:
     }
 
 
+def aua_acc_avg(records: Sequence[dict] | None = None, *, aua: float | None = None,
+                acc: float | None = None) -> dict:
+    """PEAFT's metrics (Tables 1-2), in %: ``AUA`` (accuracy under attack), ``ACC`` (clean) and ``AVG = (AUA+ACC)/2``.
+
+    From attack ``records`` (Table 1, TextFooler): ACC = clean accuracy and AUA = accuracy under attack (correct
+    before and after, :func:`summarize`) over the same examples. Or from two accuracies in [0, 1] (Table 2: AUA =
+    accuracy on the AdvGLUE dev set, ACC = accuracy on the task's clean dev set). AVG is the plain mean, as the
+    paper's (e.g. Table 1, PEAFT roberta-base MRPC: (70.00 + 73.20) / 2 = 71.60).
+    """
+    if (records is None) == (aua is None or acc is None):
+        raise ValueError("give either attack records or both aua= and acc=")
+    if records is not None:
+        m = summarize(records)
+        aua, acc = m["accuracy_under_attack"], m["clean_accuracy"]
+        if aua is None:
+            raise ValueError("no attack records: AUA and ACC are undefined")
+    if not (0.0 <= aua <= 1.0 and 0.0 <= acc <= 1.0):
+        raise ValueError(f"aua and acc are fractions in [0, 1]; got aua={aua}, acc={acc}")
+    return {"AUA": 100.0 * aua, "ACC": 100.0 * acc, "AVG": 50.0 * (aua + acc)}
+
+
 def read_records(path) -> list[dict]:
     """Rows of a records JSONL file; a truncated last line (an interrupted write) is ignored."""
     path = Path(path)
@@ -287,7 +308,7 @@ def _attack_examples(args, meta: dict | None) -> tuple[str, str, list, int, int]
         names = data.TASKS[task_name].label_names if task_name in data.TASKS else None
         examples = data.load_file(args.file, args.text_column, args.label_column, args.text_b_column,
                                   label_names=names)
-        info = data.file_task(examples, data.file_dataset_name(args.file))
+        info = data.file_task(examples, "file-" + Path(args.file).name.split(".")[0])
         num_labels = meta["num_labels"] if meta else info.num_labels
         if info.num_labels > num_labels:
             raise ValueError(f"{args.file}: labels go up to {info.num_labels - 1}, the checkpoint has {num_labels} "

@@ -10,6 +10,9 @@ adv-mixout     adv-base with Mixout p = 0.6 on the encoder's Linear layers  (:mo
 rift           adv-base + alpha * L_r-info,  L_r-info = conditional InfoNCE between student features on
                x_hat and frozen-teacher features on clean x, per class y                       (Eq. 10, 11)
 rift-ist       adv-base + alpha * unconditional InfoNCE (the I(S;T) ablation of Table 3)
+peaft          frozen encoder + k-token defence soft prompt: CE(x) + lambda * CE(x + delta), delta from sign
+               steps in embedding space     (PEAFT, Sec. 3; :mod:`rift_lite.embedding_adversarial`)
+freelb         full fine-tuning on 1/K sum_t CE(x + delta_t) over K l2 ascent steps (Zhu et al., ICLR 2020)
 =============  =============================================================================================
 
 Every objective returns a dict of loss terms ``total`` (the differentiable loss), ``ce``, ``kl``, ``info``, ``ptwd``
@@ -45,10 +48,11 @@ from torch import nn
 
 from . import distributed
 from .adversary import ASCCConfig, ascc_attack, candidate_embeddings, kl_divergence, mix_embeddings
+from .embedding_adversarial import EMBEDDING_METHODS, EmbeddingAdvConfig, embedding_loss, param_groups, prepare_model
 from .mixout import apply_mixout
 
-METHODS: tuple[str, ...] = ("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist")
-ADVERSARIAL = frozenset(METHODS[1:])
+METHODS: tuple[str, ...] = ("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist") + EMBEDDING_METHODS
+ADVERSARIAL = frozenset({"adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist"})  # the ASCC (word-substitution) ones
 INFO_METHODS = frozenset({"rift", "rift-ist"})
 
 _IMDB = {"beta": 10.0, "alpha": 0.1, "ptwd_lambda": 0.01, "tau": 0.2, "mixout_p": 0.6}
@@ -89,6 +93,7 @@ class MethodConfig:
     tau: float = 0.2
     ascc: ASCCConfig = field(default_factory=ASCCConfig)
     shared_reference: bool = False
+    embedding: EmbeddingAdvConfig | None = None  # peaft / freelb settings (None: their defaults for the dataset)
 
     def __post_init__(self):
         if self.name not in METHODS:
@@ -147,6 +152,12 @@ class Objective(nn.Module):
                 self.mi = InfoNCE(h, h, tau=config.tau)
         if config.name == "adv-mixout":
             apply_mixout(model.encoder, config.mixout_p)
+        self.embedding = None
+        if config.name in EMBEDDING_METHODS:  # after theta_0: PEAFT freezes the encoder and adds its soft prompt
+            self.embedding = config.embedding or EmbeddingAdvConfig.for_method(config.name, dataset)
+            if self.embedding.method != config.name:
+                raise ValueError(f"MethodConfig.embedding is for {self.embedding.method}, not {config.name}")
+            prepare_model(model, self.embedding)
 
     # ---------------------------------------------------------------- parameter-space distances
     def _pairs(self):
@@ -179,12 +190,21 @@ class Objective(nn.Module):
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.encoder.parameters() if p.requires_grad]
 
+    def param_groups(self, encoder_weight_decay: float, head_weight_decay: float) -> list[dict]:
+        """The optimiser's groups: trainable encoder / task parameters with their weight decays (PEAFT: its own)."""
+        groups = param_groups(self.model, self.embedding, head_weight_decay) if self.embedding is not None else None
+        return groups or [{"params": self.encoder_parameters(), "weight_decay": encoder_weight_decay},
+                          {"params": self.task_parameters(), "weight_decay": head_weight_decay}]
+
     # ---------------------------------------------------------------- the objective
     def forward(self, input_ids, attention_mask, token_type_ids, labels, candidates=None, candidate_mask=None):
         cfg = self.config
         model = self.model
         nan = torch.tensor(float("nan"), device=input_ids.device)
         zero = torch.zeros((), device=input_ids.device)
+        if self.embedding is not None:
+            return embedding_loss(model, self.embedding, input_ids, attention_mask, token_type_ids, labels,
+                                  parts=getattr(self, "return_parts", False))
         if cfg.name not in ADVERSARIAL:
             logits = model(input_ids, attention_mask, token_type_ids)
             ce = F.cross_entropy(logits.float(), labels)

@@ -355,6 +355,9 @@ def load_classifier(directory, max_tokens: int | None = None) -> tuple[Classifie
         encoder = AutoModel.from_pretrained(directory / "encoder")
     finally:
         hf_logging.set_verbosity(verbosity)
+    from .prompts import maybe_prompted
+
+    encoder = maybe_prompted(encoder, directory / "encoder")  # a PEAFT checkpoint keeps its soft prompt
     # checkpoints written before pooling was a choice used the first token
     model = Classifier(encoder, meta["num_labels"], meta.get("head_hidden", 256), meta.get("pooling", "cls"))
     model.head.load_state_dict(torch.load(directory / "head.pt", map_location="cpu", weights_only=True))

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -54,9 +53,9 @@ from typing import Any, Sequence
 
 import torch
 
-from . import distributed
+from . import distributed, embedding_adversarial
 from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
-from .methods import INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
+from .methods import ADVERSARIAL, INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
 from .provenance import git_describe, write_json_atomic
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -97,11 +96,6 @@ class TrainConfig:
 
     method: str = "rift"
     dataset: str = "mr"
-    file: str | None = None  # your own training file (replaces dataset; the run's dataset becomes "file-<stem>")
-    dev_file: str | None = None  # its dev set; default: a fixed 10 % of ``file`` (data.split_off_dev)
-    text_column: str = "text"
-    label_column: str = "label"
-    text_b_column: str | None = None
     profile: str = "smoke"
     model: str | None = None
     num_hidden_layers: int | None = None
@@ -158,16 +152,9 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         raise _err("profile", f"one of {', '.join(PROFILES)}", c.profile)
     if c.method not in METHODS:
         raise _err("method", f"one of {', '.join(METHODS)}", c.method)
-    if c.file is not None:
-        from .data import file_dataset_name
-
-        c.dataset = file_dataset_name(c.file)
-        task = _splits(c)[0]
-    elif c.dataset not in TASKS:
-        raise _err("dataset", f"one of {', '.join(sorted(TASKS))}, or file=PATH (--file) for your own data",
-                   c.dataset)
-    else:
-        task = TASKS[c.dataset]
+    if c.dataset not in TASKS:
+        raise _err("dataset", f"one of {', '.join(sorted(TASKS))}", c.dataset)
+    task = TASKS[c.dataset]
     if "train" not in task.splits or "dev" not in task.splits:
         raise _err("dataset", "a dataset with local train and dev splits "
                    f"({', '.join(n for n, t in TASKS.items() if 'train' in t.splits and 'dev' in t.splits)}); "
@@ -179,9 +166,10 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         c.max_tokens = task.max_tokens
     if not c.batch_size:
         c.batch_size = PAPER_BATCH.get(c.dataset, 120 if task.is_pair else 32)
-    for key, value in default_hparams("snli" if c.file and task.is_pair else c.dataset).items():
+    for key, value in default_hparams(c.dataset).items():
         if getattr(c, key) is None:
             setattr(c, key, value)
+    c.extra = embedding_adversarial.resolve_options(c.method, c.dataset, c.extra)  # peaft / freelb settings
     if c.pooling is None:
         from .models import DEFAULT_POOLING
 
@@ -288,39 +276,6 @@ class ClassBalancedSampler:
         if self.bucket_batches:
             batches = [batches[i] for i in torch.randperm(n, generator=gen).tolist()]
         return batches
-
-
-def _splits(cfg: TrainConfig) -> tuple[Any, list, list]:
-    """``(task, train examples, dev examples)``: the dataset's splits, or ``cfg.file`` with ``cfg.dev_file`` (default:
-    a fixed 10 % of the file, chosen by hashing the example ids, the same for every seed)."""
-    from . import data
-
-    if cfg.file is None:
-        return (data.TASKS[cfg.dataset], data.load(cfg.dataset, "train", cfg.data_dir),
-                data.load(cfg.dataset, "dev", cfg.data_dir))
-    columns = (cfg.text_column, cfg.label_column, cfg.text_b_column)
-    train_set, dev_set = _file_splits(cfg.file, cfg.dev_file, columns, _stamp(cfg.file), _stamp(cfg.dev_file))
-    return data.file_task(train_set + dev_set, cfg.dataset), list(train_set), list(dev_set)
-
-
-def _stamp(path: str | None):
-    """What changes when a file changes (the cache key of :func:`_file_splits`)."""
-    if path is None or not os.path.isfile(path):
-        return None
-    stat = os.stat(path)
-    return stat.st_mtime_ns, stat.st_size
-
-
-@functools.lru_cache(maxsize=4)
-def _file_splits(path: str, dev_path: str | None, columns: tuple, *stamps) -> tuple[tuple, tuple]:
-    from . import data
-
-    examples = data.load_file(path, *columns)
-    if dev_path is None:
-        train_set, dev_set = data.split_off_dev(examples, source=path)
-    else:
-        train_set, dev_set = examples, data.load_file(dev_path, *columns)
-    return tuple(train_set), tuple(dev_set)
 
 
 def _balanced_subset(examples, n: int, num_classes: int, seed: int):
@@ -531,11 +486,13 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    task, train_all, dev_all = _splits(cfg)
-    train_set = _balanced_subset(train_all, cfg.train_examples, task.num_labels, cfg.seed)
+    task = data_mod.TASKS[cfg.dataset]
+    train_set = _balanced_subset(data_mod.load(cfg.dataset, "train", cfg.data_dir), cfg.train_examples,
+                                 task.num_labels, cfg.seed)
+    dev_all = data_mod.load(cfg.dataset, "dev", cfg.data_dir)
     dev_set = dev_all if not cfg.dev_examples or cfg.dev_examples >= len(dev_all) else \
         random.Random(f"dev-{cfg.seed}").sample(dev_all, cfg.dev_examples)
-    adversarial = cfg.method != "standard"
+    adversarial = cfg.method in ADVERSARIAL  # needs ASCC candidates (peaft / freelb perturb embeddings instead)
     substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
 
     model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed,
@@ -546,7 +503,10 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         name=cfg.method, beta=cfg.beta, alpha=cfg.alpha, ptwd_lambda=cfg.ptwd_lambda, mixout_p=cfg.mixout_p,
         tau=cfg.tau, shared_reference=cfg.shared_reference,
         ascc=ASCCConfig(steps=cfg.ascc_steps, lr=cfg.ascc_lr, weight_decay=cfg.ascc_weight_decay,
-                        entropy_weight=cfg.ascc_entropy_weight))
+                        entropy_weight=cfg.ascc_entropy_weight),
+        embedding=embedding_adversarial.EmbeddingAdvConfig(method=cfg.method, **{
+            k: v for k, v in cfg.extra.items() if k in embedding_adversarial.OPTIONS})
+        if cfg.method in embedding_adversarial.EMBEDDING_METHODS else None)
     objective = Objective(model, method_cfg).to(device)
     runner = objective
     if distributed.is_initialized():
@@ -555,10 +515,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         runner = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None,
                      broadcast_buffers=False)
 
-    optimizer = torch.optim.AdamW([
-        {"params": objective.encoder_parameters(), "weight_decay": cfg.encoder_weight_decay},
-        {"params": objective.task_parameters(), "weight_decay": cfg.head_weight_decay},
-    ], lr=cfg.lr)
+    # trainable parameters only (a frozen encoder contributes none); PEAFT's groups carry their own lrs
+    optimizer = torch.optim.AdamW(objective.param_groups(cfg.encoder_weight_decay, cfg.head_weight_decay), lr=cfg.lr)
     sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed,
                                    lengths=[word_count(ex) for ex in train_set] if cfg.length_buckets else None,
                                    bucket_batches=cfg.length_buckets)
@@ -591,13 +549,9 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         for key in ("trace", "trace_sums", "trace_count"):
             state[key] = saved.get(key, state[key])
         state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
-        if main and state["epoch"] >= cfg.epochs:
-            print(f"already finished: {out} holds the whole run ({cfg.epochs} epoch(s), {state['global_step']} "
-                  "steps); nothing is trained, the results are written again from its checkpoint (--no-resume or "
-                  "another --out trains again, a larger --epochs trains on)", file=sys.stderr)
-        elif main:
-            print(f"resuming from {ckpt} (epoch {state['epoch'] + 1} of {cfg.epochs}, step {state['step_in_epoch']} "
-                  f"of {steps_per_epoch})", file=sys.stderr)
+        if main:
+            print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['step_in_epoch']} of {steps_per_epoch})",
+                  file=sys.stderr)
     segment_start = time.time()
 
     def checkpoint():
@@ -610,7 +564,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         distributed.barrier()
 
     share = cfg.batch_size // world
-    keys = ("total", "ce", "kl", "info", "ptwd", "mi", "acc", "adv_acc")
+    keys = ("total", "ce", "kl", "info", "ptwd", "mi", "acc", "adv_acc", "adv_ce")
     for epoch in range(state["epoch"], cfg.epochs):
         batches = sampler.epoch_batches(epoch)
         objective.train()
@@ -636,7 +590,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            values = {k: float(terms[k].detach()) for k in keys}
+            values = {k: float(terms[k].detach()) for k in keys if k in terms}  # adv_ce: peaft / freelb only
             for k, v in values.items():
                 if not math.isnan(v):
                     state["sums"][k] = state["sums"].get(k, 0.0) + v
@@ -755,13 +709,7 @@ def _save_best(objective: Objective, tokenizer, out: Path, cfg: TrainConfig, bes
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rift_lite train`` (unset options come from the profile / the paper)."""
     parser.add_argument("--method", choices=METHODS, default="rift")
-    parser.add_argument("--dataset", default=None, help="mr (default), sst2, imdb, ... (needs train and dev splits); "
-                        "or see --file")
-    from .data import add_file_arguments
-
-    add_file_arguments(parser, "train on your own file; dev = --dev-file, else a fixed 10 %% of it")
-    parser.add_argument("--dev-file", default=None, metavar="PATH", help="with --file: the dev set for model "
-                        "selection (same format and columns)")
+    parser.add_argument("--dataset", default="mr", help="mr, sst2, imdb, ... (needs local train and dev splits)")
     parser.add_argument("--model", default=None, help=f"minilm, bert-base-uncased, roberta-base, or {TINY_RANDOM}")
     parser.add_argument("--num-hidden-layers", type=int, default=None, help="keep only the first layers (0 = all)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="smoke")
@@ -800,13 +748,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every N steps")
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    embedding_adversarial.add_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        method=args.method, dataset=args.dataset or "mr", profile=args.profile, model=args.model,
-        file=args.file, dev_file=args.dev_file, text_column=args.text_column, label_column=args.label_column,
-        text_b_column=args.text_b_column,
+        method=args.method, dataset=args.dataset, profile=args.profile, model=args.model,
         num_hidden_layers=args.num_hidden_layers, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
         max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
@@ -814,7 +761,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         length_buckets=args.length_buckets, seed=args.seeds[0], pooling=args.pooling,
         trace_every_steps=args.trace_every, trace_grad_norms=args.trace_grad_norms,
         out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
-        checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress)
+        checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress,
+        extra=embedding_adversarial.options_from_args(args))
 
 
 def seed_runs(config: TrainConfig, seeds: Sequence[int]) -> list[TrainConfig]:
@@ -845,29 +793,11 @@ def summarize_seeds(runs: Sequence[dict]) -> dict:
     return summary
 
 
-def _check_file_arguments(args: argparse.Namespace) -> None:
-    if args.file is not None and args.dataset is not None:
-        raise ValueError("give --dataset or --file, not both")
-    if args.dev_file is not None and args.file is None:
-        raise ValueError("--dev-file needs --file (a dataset has its own dev split)")
-
-
 def run_cli(args: argparse.Namespace) -> int:
-    """``python -m rift_lite train``: bad input is one ``error:`` line (exit status 2), and a run that fails leaves
-    no empty run folder behind."""
-    from .provenance import removed_if_empty_on_failure
-
     try:
-        _check_file_arguments(args)
-        config = config_from_args(args)
-        if config.file is not None:
-            from .data import file_dataset_name
-
-            config = dataclasses.replace(config, dataset=file_dataset_name(config.file))
         all_results = []
-        for config in seed_runs(config, args.seeds):
-            with removed_if_empty_on_failure(resolve_config(config).out):  # checks every input first
-                all_results.append(train(config))
+        for config in seed_runs(config_from_args(args), args.seeds):
+            all_results.append(train(config))
             if distributed.is_main():
                 _print_result(all_results[-1])
         if len(all_results) > 1 and distributed.is_main():  # before cleanup: afterwards every rank looks like rank 0

@@ -43,7 +43,7 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"TrainConfig\.batch_size must be a positive multiple of the number of classes"):
         resolve_config(TrainConfig(batch_size=7))
     with pytest.raises(ValueError, match=r"TrainConfig\.method must be one of standard"):
-        resolve_config(TrainConfig(method="freelb"))
+        resolve_config(TrainConfig(method="no-such-method"))
     with pytest.raises(ValueError, match=r"TrainConfig\.dataset must be a dataset with local train and dev"):
         resolve_config(TrainConfig(dataset="snli"))
     with pytest.raises(ValueError, match=r"TrainConfig\.mixout_p must be in \[0, 1\)"):
