@@ -308,7 +308,7 @@ def _attack_examples(args, meta: dict | None) -> tuple[str, str, list, int, int]
         names = data.TASKS[task_name].label_names if task_name in data.TASKS else None
         examples = data.load_file(args.file, args.text_column, args.label_column, args.text_b_column,
                                   label_names=names)
-        info = data.file_task(examples, "file-" + Path(args.file).name.split(".")[0])
+        info = data.file_task(examples, data.file_dataset_name(args.file))
         num_labels = meta["num_labels"] if meta else info.num_labels
         if info.num_labels > num_labels:
             raise ValueError(f"{args.file}: labels go up to {info.num_labels - 1}, the checkpoint has {num_labels} "

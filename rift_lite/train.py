@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -96,6 +97,11 @@ class TrainConfig:
 
     method: str = "rift"
     dataset: str = "mr"
+    file: str | None = None  # your own training file (replaces dataset; the run's dataset becomes "file-<stem>")
+    dev_file: str | None = None  # its dev set; default: a fixed 10 % of ``file`` (data.split_off_dev)
+    text_column: str = "text"
+    label_column: str = "label"
+    text_b_column: str | None = None
     profile: str = "smoke"
     model: str | None = None
     num_hidden_layers: int | None = None
@@ -152,9 +158,16 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         raise _err("profile", f"one of {', '.join(PROFILES)}", c.profile)
     if c.method not in METHODS:
         raise _err("method", f"one of {', '.join(METHODS)}", c.method)
-    if c.dataset not in TASKS:
-        raise _err("dataset", f"one of {', '.join(sorted(TASKS))}", c.dataset)
-    task = TASKS[c.dataset]
+    if c.file is not None:
+        from .data import file_dataset_name
+
+        c.dataset = file_dataset_name(c.file)
+        task = _splits(c)[0]
+    elif c.dataset not in TASKS:
+        raise _err("dataset", f"one of {', '.join(sorted(TASKS))}, or file=PATH (--file) for your own data",
+                   c.dataset)
+    else:
+        task = TASKS[c.dataset]
     if "train" not in task.splits or "dev" not in task.splits:
         raise _err("dataset", "a dataset with local train and dev splits "
                    f"({', '.join(n for n, t in TASKS.items() if 'train' in t.splits and 'dev' in t.splits)}); "
@@ -166,7 +179,7 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
         c.max_tokens = task.max_tokens
     if not c.batch_size:
         c.batch_size = PAPER_BATCH.get(c.dataset, 120 if task.is_pair else 32)
-    for key, value in default_hparams(c.dataset).items():
+    for key, value in default_hparams("snli" if c.file and task.is_pair else c.dataset).items():
         if getattr(c, key) is None:
             setattr(c, key, value)
     c.extra = embedding_adversarial.resolve_options(c.method, c.dataset, c.extra)  # peaft / freelb settings
@@ -276,6 +289,39 @@ class ClassBalancedSampler:
         if self.bucket_batches:
             batches = [batches[i] for i in torch.randperm(n, generator=gen).tolist()]
         return batches
+
+
+def _splits(cfg: TrainConfig) -> tuple[Any, list, list]:
+    """``(task, train examples, dev examples)``: the dataset's splits, or ``cfg.file`` with ``cfg.dev_file`` (default:
+    a fixed 10 % of the file, chosen by hashing the example ids, the same for every seed)."""
+    from . import data
+
+    if cfg.file is None:
+        return (data.TASKS[cfg.dataset], data.load(cfg.dataset, "train", cfg.data_dir),
+                data.load(cfg.dataset, "dev", cfg.data_dir))
+    columns = (cfg.text_column, cfg.label_column, cfg.text_b_column)
+    train_set, dev_set = _file_splits(cfg.file, cfg.dev_file, columns, _stamp(cfg.file), _stamp(cfg.dev_file))
+    return data.file_task(train_set + dev_set, cfg.dataset), list(train_set), list(dev_set)
+
+
+def _stamp(path: str | None):
+    """What changes when a file changes (the cache key of :func:`_file_splits`)."""
+    if path is None or not os.path.isfile(path):
+        return None
+    stat = os.stat(path)
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=4)
+def _file_splits(path: str, dev_path: str | None, columns: tuple, *stamps) -> tuple[tuple, tuple]:
+    from . import data
+
+    examples = data.load_file(path, *columns)
+    if dev_path is None:
+        train_set, dev_set = data.split_off_dev(examples, source=path)
+    else:
+        train_set, dev_set = examples, data.load_file(dev_path, *columns)
+    return tuple(train_set), tuple(dev_set)
 
 
 def _balanced_subset(examples, n: int, num_classes: int, seed: int):
@@ -486,10 +532,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
 
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    task = data_mod.TASKS[cfg.dataset]
-    train_set = _balanced_subset(data_mod.load(cfg.dataset, "train", cfg.data_dir), cfg.train_examples,
-                                 task.num_labels, cfg.seed)
-    dev_all = data_mod.load(cfg.dataset, "dev", cfg.data_dir)
+    task, train_all, dev_all = _splits(cfg)
+    train_set = _balanced_subset(train_all, cfg.train_examples, task.num_labels, cfg.seed)
     dev_set = dev_all if not cfg.dev_examples or cfg.dev_examples >= len(dev_all) else \
         random.Random(f"dev-{cfg.seed}").sample(dev_all, cfg.dev_examples)
     adversarial = cfg.method in ADVERSARIAL  # needs ASCC candidates (peaft / freelb perturb embeddings instead)
@@ -549,9 +593,13 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
         for key in ("trace", "trace_sums", "trace_count"):
             state[key] = saved.get(key, state[key])
         state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
-        if main:
-            print(f"resuming from {ckpt} (epoch {state['epoch']}, step {state['step_in_epoch']} of {steps_per_epoch})",
-                  file=sys.stderr)
+        if main and state["epoch"] >= cfg.epochs:
+            print(f"already finished: {out} holds the whole run ({cfg.epochs} epoch(s), {state['global_step']} "
+                  "steps); nothing is trained, the results are written again from its checkpoint (--no-resume or "
+                  "another --out trains again, a larger --epochs trains on)", file=sys.stderr)
+        elif main:
+            print(f"resuming from {ckpt} (epoch {state['epoch'] + 1} of {cfg.epochs}, step {state['step_in_epoch']} "
+                  f"of {steps_per_epoch})", file=sys.stderr)
     segment_start = time.time()
 
     def checkpoint():
@@ -709,7 +757,13 @@ def _save_best(objective: Objective, tokenizer, out: Path, cfg: TrainConfig, bes
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rift_lite train`` (unset options come from the profile / the paper)."""
     parser.add_argument("--method", choices=METHODS, default="rift")
-    parser.add_argument("--dataset", default="mr", help="mr, sst2, imdb, ... (needs local train and dev splits)")
+    parser.add_argument("--dataset", default=None, help="mr (default), sst2, imdb, ... (needs train and dev splits); "
+                        "or see --file")
+    from .data import add_file_arguments
+
+    add_file_arguments(parser, "train on your own file; dev = --dev-file, else a fixed 10 %% of it")
+    parser.add_argument("--dev-file", default=None, metavar="PATH", help="with --file: the dev set for model "
+                        "selection (same format and columns)")
     parser.add_argument("--model", default=None, help=f"minilm, bert-base-uncased, roberta-base, or {TINY_RANDOM}")
     parser.add_argument("--num-hidden-layers", type=int, default=None, help="keep only the first layers (0 = all)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="smoke")
@@ -753,7 +807,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
-        method=args.method, dataset=args.dataset, profile=args.profile, model=args.model,
+        method=args.method, dataset=args.dataset or "mr", profile=args.profile, model=args.model,
+        file=args.file, dev_file=args.dev_file, text_column=args.text_column, label_column=args.label_column,
+        text_b_column=args.text_b_column,
         num_hidden_layers=args.num_hidden_layers, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
         max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
@@ -793,11 +849,29 @@ def summarize_seeds(runs: Sequence[dict]) -> dict:
     return summary
 
 
+def _check_file_arguments(args: argparse.Namespace) -> None:
+    if args.file is not None and args.dataset is not None:
+        raise ValueError("give --dataset or --file, not both")
+    if args.dev_file is not None and args.file is None:
+        raise ValueError("--dev-file needs --file (a dataset has its own dev split)")
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    """``python -m rift_lite train``: bad input is one ``error:`` line (exit status 2), and a run that fails leaves
+    no empty run folder behind."""
+    from .provenance import removed_if_empty_on_failure
+
     try:
+        _check_file_arguments(args)
+        config = config_from_args(args)
+        if config.file is not None:
+            from .data import file_dataset_name
+
+            config = dataclasses.replace(config, dataset=file_dataset_name(config.file))
         all_results = []
-        for config in seed_runs(config_from_args(args), args.seeds):
-            all_results.append(train(config))
+        for config in seed_runs(config, args.seeds):
+            with removed_if_empty_on_failure(resolve_config(config).out):  # checks every input first
+                all_results.append(train(config))
             if distributed.is_main():
                 _print_result(all_results[-1])
         if len(all_results) > 1 and distributed.is_main():  # before cleanup: afterwards every rank looks like rank 0
