@@ -87,12 +87,14 @@ Loaded splits are cached in-process per (name, split, folder); :func:`load` retu
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -678,12 +680,14 @@ def _load_from_hub(name: str, split: str) -> list[Example]:
                         f"(pip install datasets) to fetch {name} from the Hub") from None
     source = f"hf://{path}" + (f"/{config}" if config else "") + f"[{splits[split]}]"
     try:
-        table = datasets.load_dataset(path, config, split=splits[split])
+        with _hub_warnings_silenced():  # their retry warnings would come before our one-line error
+            table = datasets.load_dataset(path, config, split=splits[split])
     except Exception as error:  # offline, network, missing dataset, ...: say which source failed and the ways out
         reason = " ".join(str(error).split())[:200] or type(error).__name__
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         raise DataError(f"{NO_DATA_FOLDER} and {source} could not be loaded from the Hugging Face Hub ({reason}). "
-                        "Either point at a data folder, or connect to the internet (and unset HF_HUB_OFFLINE)"
-                        ) from error
+                        "Either point at a data folder, or connect to the internet"
+                        + (" and unset HF_HUB_OFFLINE" if offline else "")) from error
     examples = []
     for index, row in enumerate(table):
         if row["label"] is None or int(row["label"]) < 0:
@@ -698,6 +702,20 @@ def _load_from_hub(name: str, split: str) -> list[Example]:
     if not examples:
         raise DataError(f"no labelled examples in {name} {split} on the Hub", path=source)
     return examples
+
+
+@contextlib.contextmanager
+def _hub_warnings_silenced():
+    """Only errors from the Hub's loggers while loading (a failed load ends in one DataError line instead)."""
+    loggers = [logging.getLogger(name) for name in ("huggingface_hub", "datasets", "fsspec")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 # -------------------------------------------------------------------------------------- user files

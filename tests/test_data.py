@@ -301,21 +301,29 @@ def test_no_folder_and_no_datasets_package(monkeypatch):
         load("textfooler-mr", "test")
 
 
-def test_no_folder_and_no_hub_names_both_ways_out(monkeypatch):
+def test_no_folder_and_no_hub_names_both_ways_out(monkeypatch, caplog):
     """Offline without a data folder: the one error line says how to get the data (a folder, or the internet)."""
+    import logging
     import sys
     import types
 
     def offline(*args, **kwargs):
+        logging.getLogger("huggingface_hub").warning("'[Errno -2] Name or service not known' thrown while requesting")
         raise ConnectionError("Couldn't reach 'nyu-mll/glue' on the Hub (LocalEntryNotFoundError)\n  details ...")
 
     monkeypatch.delenv("RIFT_LITE_DATA", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=offline))
-    with pytest.raises(DataError) as error:
+    with caplog.at_level(logging.WARNING), pytest.raises(DataError) as error:
         load("rte", "dev")
     message = str(error.value)
     assert "--data-dir" in message and "$RIFT_LITE_DATA" in message and "internet" in message
-    assert "Couldn't reach" in message and "\n" not in message
+    assert "Couldn't reach" in message and "\n" not in message and "unset HF_HUB_OFFLINE" in message
+    assert not caplog.records  # the Hub's own retry warnings do not come before the one error line
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with pytest.raises(DataError) as error:
+        load("mrpc", "dev")
+    assert "HF_HUB_OFFLINE" not in str(error.value)
 
 
 def test_missing_file(tmp_path):
