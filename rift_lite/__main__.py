@@ -18,9 +18,16 @@ SUBCOMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line too: ``error: <what> (see <prog> --help)``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; the options of ``command`` only are added (its module is imported), the others list by name."""
-    parser = argparse.ArgumentParser(prog="python -m rift_lite", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m rift_lite", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)

@@ -203,6 +203,21 @@ def test_attack_on_a_smoke_checkpoint_says_so_and_a_finished_run_says_it_is_fini
     assert again["profile"] == "smoke" and again["settings_profile"] == "paper"  # never above the checkpoint's
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["attack", "--attack", "nosuch"], "argument --attack: invalid choice: 'nosuch'"),
+    (["attack", "--n", "many"], "argument --n: invalid int value: 'many'"),
+    (["train", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_usage_errors_are_one_line_too(argv, message, capsys):
+    from rift_lite.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert message in line and "--help" in line
+
+
 def test_profiles_resolve_from_the_checkpoint():
     from rift_lite.evaluate import resolve_profiles
 
