@@ -52,7 +52,7 @@ def fit_head(model, features: torch.Tensor, labels, *, epochs: int = 10, batch_s
     """Train ``model.head`` (only) on fixed ``features`` [n, H] with cross-entropy; AdamW, shuffled mini-batches.
 
     The encoder is untouched. Returns ``{"epochs", "n", "train_loss" (per epoch), "train_acc", "seconds"}``; the
-    head is left in eval mode on the device it was on.
+    whole model is left in eval mode (a probe is used, not trained further: no dropout when it is queried).
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
@@ -79,7 +79,7 @@ def fit_head(model, features: torch.Tensor, labels, *, epochs: int = 10, batch_s
             optimizer.step()
             total += loss.item() * len(idx)
         losses.append(total / len(y))
-    head.eval()
+    model.eval()
     with torch.no_grad():
         train_acc = (head(x).argmax(-1) == y).float().mean().item()
     return {"epochs": epochs, "n": len(y), "train_loss": losses, "train_acc": train_acc,

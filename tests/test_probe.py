@@ -44,6 +44,7 @@ def test_fit_head_trains_only_the_head_and_matches_the_full_model(tiny):
     assert info["train_acc"] == 1.0  # six points in 32 dimensions are separable
     assert all(torch.equal(v, model.encoder.state_dict()[k]) for k, v in encoder_before.items())
     assert head_accuracy(model, feats, labels) == 1.0
+    assert not model.training and not model.encoder.training  # queried as a victim: no dropout
     with torch.no_grad():  # the probe is an ordinary Classifier: the full forward agrees with the head on features
         b = tokenizer.encode(EXAMPLES)
         assert (model(b.input_ids, b.attention_mask, b.token_type_ids).argmax(-1) == b.labels).all()
