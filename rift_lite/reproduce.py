@@ -175,6 +175,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     parser.add_argument("--tiny", action="store_true", help="the same code path shrunk to seconds (tests)")
     parser.add_argument("--render-only", action="store_true", help="only re-render the tables from results files")
+    parser.add_argument("--render-readme", action="store_true",
+                        help="only re-render the tables and the README's measured section from results files")
     parser.add_argument("--progress", action="store_true", help="progress bars")
 
 
@@ -189,11 +191,14 @@ def run_cli(args: argparse.Namespace) -> int:
     if args.max_runs is not None and args.max_runs < 0:
         print(f"error: --max-runs must be >= 0, got {args.max_runs}", file=sys.stderr)
         return 2
-    if args.render_only:
-        from .report import render_tables
+    if args.render_only or args.render_readme:
+        from .report import render_tables, update_readme
 
         for written in render_tables(tables, args.protocol, args.results_dir, tiny=args.tiny):
             print(f"table -> {written}")
+        if args.render_readme:
+            changed = update_readme(Path(__file__).resolve().parents[1] / "README.md", args.results_dir, args.protocol)
+            print(f"README.md {'updated' if changed else 'already up to date'}")
         return 0
     reproduce(tables, args.protocol, tuple(args.seeds), tiny=args.tiny, results_dir=args.results_dir,
               runs_dir=args.runs_dir, data_dir=args.data_dir, device=args.device, progress=args.progress,
