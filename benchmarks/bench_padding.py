@@ -21,7 +21,7 @@ import random
 import time
 
 import torch
-from common import run_on_devices
+from common import run_on_devices, write_json
 
 
 def main() -> None:
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=32, help="training batch of the padding count")
     parser.add_argument("--length-buckets", type=int, default=50, help="W of the bucketed training batches")
     parser.add_argument("--train-only", action="store_true", help="only count the training padding (no model)")
+    parser.add_argument("--json", default=None, help="also write the training-batch padding counts to this JSON")
     args = parser.parse_args()
     training_padding(args)
     if not args.train_only:
@@ -55,7 +56,7 @@ def training_padding(args) -> None:
     classes = data.TASKS[args.dataset].num_labels
     print(f"# training batches: {args.dataset} train n={len(train_set)}, batch {args.train_batch}, "
           f"max_tokens {args.max_tokens}")
-    counts = {}
+    counts, rows = {}, []
     for name, buckets in (("random", 0), (f"buckets W={args.length_buckets}", args.length_buckets)):
         sampler = ClassBalancedSampler(labels, args.train_batch, classes, seed=0, lengths=tokens,
                                        bucket_batches=buckets)
@@ -63,9 +64,12 @@ def training_padding(args) -> None:
         total = sum(max(tokens[i] for i in b) * len(b) for b in batches)
         pad = total - sum(tokens[i] for b in batches for i in b)
         counts[name] = total
+        rows.append({"name": name, "token_positions": total, "padding_share": round(pad / total, 4)})
         print(f"{name:15s} padding {pad / total:6.1%} of {total} token positions per epoch")
     random_total, bucketed_total = counts.values()
     print(f"token positions random / bucketed = {random_total / bucketed_total:.2f}x")
+    write_json(args.json, "bench_padding", "cpu", rows, what=f"{args.dataset} training batches of {args.train_batch}, "
+               f"max {args.max_tokens} tokens; token positions random / bucketed = {random_total / bucketed_total:.2f}x")
 
 
 def padded_positions(examples, tokenizer, batch_size: int, max_tokens: int) -> tuple[int, int]:

@@ -16,7 +16,7 @@ import statistics
 import time
 
 import torch
-from common import run_on_devices
+from common import run_on_devices, write_json
 
 
 def main() -> None:
@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--ascc-steps", type=int, default=10)
     parser.add_argument("--steps", type=int, default=5, help="timed steps per method")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", default=["adv-base", "rift"],
+                        help="objectives to time; 'adv-base-shared' = Adv-Base with the train-mode ASCC target")
+    parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = parser.parse_args()
     run_on_devices(args.device, lambda device: bench(args, device))
 
@@ -51,9 +54,11 @@ def bench(args, device: torch.device) -> None:
     cbatch = build_candidates(examples, tokenizer, SubstitutionSet.load(), max_tokens=max_tokens).to(device)
     inputs = batch_inputs(cbatch)
     runners = {}
-    for name in ("adv-base", "rift"):
+    for name in args.methods:
+        method, shared = name.removesuffix("-shared"), name.endswith("-shared")
         model = copy.deepcopy(base_model).to(device)
-        obj = Objective(model, MethodConfig.for_dataset(name, "mr", ascc=ASCCConfig(steps=args.ascc_steps))).to(device)
+        obj = Objective(model, MethodConfig.for_dataset(method, "mr", ascc=ASCCConfig(steps=args.ascc_steps),
+                                                        shared_reference=shared)).to(device)
         obj.train()
         opt = torch.optim.AdamW([{"params": obj.encoder_parameters(), "weight_decay": 0.0},
                                  {"params": obj.task_parameters(), "weight_decay": 2e-4}], lr=2e-5)
@@ -93,7 +98,16 @@ def bench(args, device: torch.device) -> None:
           f"timed_steps={args.steps} warmup={args.warmup}")
     for name in runners:
         print(f"  {name:9s} median step {med[name] * 1000:8.1f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times[name])})")
-    print(f"  ratio RIFT / Adv-Base = {med['rift'] / med['adv-base']:.3f}  (goal <= 1.15)")
+    rows = [{"name": name, "median_step_ms": round(med[name] * 1000, 1),
+             "ratio_to_adv_base": round(med[name] / med["adv-base"], 3) if "adv-base" in med else None}
+            for name in runners]
+    if "rift" in med and "adv-base" in med:
+        print(f"  ratio RIFT / Adv-Base = {med['rift'] / med['adv-base']:.3f}  (goal <= 1.15)")
+    if "adv-base-shared" in med and "adv-base" in med:
+        print(f"  ratio Adv-Base with the train-mode (shared) ASCC target / eval-mode target = "
+              f"{med['adv-base-shared'] / med['adv-base']:.3f}")
+    write_json(args.json, "bench_step_time", device, rows, what=f"{args.model}, {layers or 'all'} layers, batch "
+               f"{batch_size} x {max_tokens} tokens, ASCC {args.ascc_steps} steps, {args.steps} timed steps")
 
 
 if __name__ == "__main__":

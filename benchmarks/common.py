@@ -15,6 +15,21 @@ def devices(spec: str) -> list[str]:
     return [spec]
 
 
+def write_json(path: str | None, benchmark: str, device, rows: list[dict], **extra) -> None:
+    """With ``--json PATH``: the measurements, the command, device, hardware and code version, as one JSON file
+    (the README's measured section is rendered from such files under ``book/results/benchmarks/``)."""
+    if not path:
+        return
+    import sys
+
+    from rift_lite.models import device_summary
+    from rift_lite.provenance import git_describe, write_json_atomic
+
+    write_json_atomic(path, {"benchmark": benchmark, "device": str(device), "hardware": device_summary(),
+                             "code_version": git_describe(), "rows": rows, **extra,
+                             "command": f"python benchmarks/{benchmark}.py " + " ".join(sys.argv[1:])})
+
+
 def run_on_devices(spec: str, bench: Callable[[torch.device], None]) -> None:
     """Call ``bench(device)`` for each device of ``spec``; a CUDA device that is not there is skipped, said so."""
     for name in devices(spec):
