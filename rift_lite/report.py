@@ -249,7 +249,7 @@ def render_tables(tables: Sequence[str], protocol: str, results_dir, tiny: bool 
 
 # ---------------------------------------------------------------------------------------------- README
 
-README_BEGIN = "<!-- measured:begin -- rendered from book/results by `python -m rift_lite reproduce all --render-readme`; do not edit by hand -->"
+README_BEGIN = "<!-- measured:begin -->"
 README_END = "<!-- measured:end -->"
 
 
@@ -261,7 +261,7 @@ def _diagnosis_section(results_dir) -> list[str]:
              f"MR, MiniLM-L6, {runs[0]['n_train']} training sentences, {runs[0]['config']['epochs']} epoch(s), seed "
              f"{runs[0]['config']['seed']}, dev {runs[0]['n_dev']} sentences (ASCC, 10 steps); code "
              f"{', '.join(sorted({r['code_version'] for r in runs}))}; made by `python benchmarks/diagnose_rift.py`.",
-             "", "| run | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T|Y) estimate at the end "
+             "", "| run | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T\\|Y) estimate at the end "
              "(nats) | mean gradient norm: CE / beta KL / alpha info |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
         c, final, trace = r["config"], r["history"][-1], r["trace"]

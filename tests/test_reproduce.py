@@ -126,3 +126,15 @@ def test_render_tables_from_results_files(tmp_path):
     assert "| RIFT | 100.0 ± 0.0 (2) | -- | 62.5 ± 17.7 (2) | 78.3 | 77.2 | 70.1 |" in md
     assert "| Adv-Base | 100.0 ± 0.0 (2) | -- | 25.0 ± 0.0 (2) |" in md
     assert "RIFT − Adv-Base, pwws: +37.5 points" in md
+
+
+def test_readme_measured_section_is_the_rendering_of_the_results_files():
+    """The README's numbers come from book/results only: re-render with `reproduce all --render-readme`."""
+    from pathlib import Path
+
+    from rift_lite.report import README_BEGIN, README_END, readme_section
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "README.md").read_text()
+    section = text[text.index(README_BEGIN): text.index(README_END) + len(README_END)]
+    assert section == readme_section(repo / "book" / "results")
