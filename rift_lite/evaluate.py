@@ -26,15 +26,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from .profiles import ATTACK_PROFILE_NOTES as PROFILE_NOTES
+from .profiles import ATTACK_PROFILES as PROFILES
+from .profiles import PROFILE_ORDER
+from .profiles import resolve_attack_profiles as resolve_profiles
 from .provenance import git_describe, write_json_atomic
-
-PROFILES = {
-    # n examples; genetic population / generations; ASCC steps. "paper" = the paper's settings.
-    "smoke": {"n": 20, "pop_size": 8, "iterations": 4, "ascc_steps": 3},
-    "lite": {"n": 300, "pop_size": 60, "iterations": 40, "ascc_steps": 10},
-    "paper": {"n": 1000, "pop_size": 60, "iterations": 40, "ascc_steps": 10},
-}
-"""Run profiles. ``lite`` uses the official code's 300 examples; ``paper`` the paper's 1,000."""
 
 RECORDS_FILE = "records.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -209,16 +205,6 @@ def build_constraints(args) -> list:
 # ------------------------------------------------------------------------------------------------ command line
 
 
-PROFILE_ORDER = ("smoke", "lite", "paper")
-PROFILE_NOTES = {
-    "smoke": "plumbing check only (a smoke checkpoint stays near chance by design; few examples, a small genetic "
-             "search): not a result",
-    "lite": "a small-scale run (small encoder, short texts, 300 examples), not the paper's BERT-base numbers",
-    "paper": "the paper's settings (Sec. 3.1)",
-}
-"""What a number from each recorded profile may be used for (written into ``summary.json``, printed by the CLI)."""
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rift_lite attack``."""
     from .data import add_file_arguments
@@ -287,16 +273,6 @@ def check_arguments(args: argparse.Namespace) -> None:
         value = getattr(args, option)
         if value is not None and value < least:
             raise ValueError(f"--{option.replace('_', '-')} must be >= {least}; got {value}")
-
-
-def resolve_profiles(requested: str | None, checkpoint_profile: str | None) -> tuple[str, str]:
-    """``(settings, recorded)``: the attack's settings come from ``--profile``, else the checkpoint's profile, else
-    paper; the recorded profile is the lower of the settings and the checkpoint's (a smoke checkpoint attacked with
-    the paper's settings is still a smoke result)."""
-    trained = checkpoint_profile if checkpoint_profile in PROFILE_ORDER else None
-    settings = requested or trained or "paper"
-    recorded = min([settings] + ([trained] if trained else []), key=PROFILE_ORDER.index)
-    return settings, recorded
 
 
 def _attack_examples(args, meta: dict | None) -> tuple[str, str, list, int, int]:

@@ -14,7 +14,7 @@ import platform
 import random
 from pathlib import Path
 
-PROFILES = ("smoke", "lite", "paper")
+from .profiles import PROFILE_ORDER as PROFILES
 
 
 def in_colab() -> bool:

@@ -18,41 +18,8 @@ The Genetic attack always uses the official protocol (population 60, 40 generati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-PROTOCOLS: dict[str, dict[str, Any]] = {
-    "cpu": {
-        "dataset": "mr", "model": "minilm", "profile": "lite", "epochs": 2, "batch_size": 32, "max_tokens": 64,
-        "train_examples": 2400, "dev_examples": 300, "dev_attack_steps": 10, "length_buckets": 50,
-        "traces_per_run": 12, "attack_n": {"pwws": 1000, "genetic": 200}, "pop_size": 60, "iterations": 40,
-        "note": "MR (8,694 train / 966 dev / 1,000 held-out TextFooler test), MiniLM-L6 offline, a class-balanced "
-                "2,400-sentence training subset, 2 epochs, length-bucketed batches; PWWS on all 1,000 test "
-                "sentences, Genetic on a fixed 200 of them: a 2-core CPU protocol, not the paper's setting",
-    },
-    "gpu": {
-        "dataset": "imdb", "model": "minilm", "profile": "lite", "epochs": 3, "batch_size": 32, "max_tokens": 300,
-        "train_examples": 0, "dev_examples": 1000, "dev_attack_steps": 10, "length_buckets": 50,
-        "traces_per_run": 20, "attack_n": {"pwws": 1000, "genetic": 300}, "pop_size": 60, "iterations": 40,
-        "note": "IMDB (20k/5k certified-word-sub split, 25k test), MiniLM-L6, 3 epochs on one GPU; not run here "
-                "(no GPU was lent to this project's sessions)",
-    },
-    "paper": {
-        "dataset": "imdb", "model": "bert-base-uncased", "profile": "paper", "epochs": 20, "batch_size": 32,
-        "max_tokens": 300, "train_examples": 0, "dev_examples": 0, "dev_attack_steps": 10, "length_buckets": 0,
-        "traces_per_run": 40, "attack_n": {"pwws": 1000, "genetic": 1000}, "pop_size": 60, "iterations": 40,
-        "note": "the paper's settings (Sec. 3.2, A.1) with dev-split model selection; GPU hours; not run here",
-    },
-}
-"""Protocol name -> sizes. ``train_examples``/``dev_examples`` 0 = all; ``attack_n``: test examples per attack
-(drawn once with seed 0, the same for every run, so runs are compared on the same examples)."""
-
-TINY: dict[str, Any] = {
-    "model": "tiny-random", "num_hidden_layers": 2, "epochs": 1, "batch_size": 8, "max_tokens": 16,
-    "train_examples": 32, "dev_examples": 16, "dev_attack_steps": 2, "ascc_steps": 2, "lr": 1e-3,
-    "traces_per_run": 2, "attack_n": {"pwws": 6, "genetic": 3}, "pop_size": 4, "iterations": 2,
-    "note": "TINY: a random 2-layer model on 32 sentences -- a plumbing check of the reproduction code, no result",
-}
-"""``reproduce --tiny``: the same code path shrunk to seconds (a random 2-layer model, for the tests)."""
+from .profiles import PROTOCOLS, TINY  # noqa: F401 (their sizes live with the other run profiles)
 
 
 @dataclass(frozen=True)

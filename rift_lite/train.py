@@ -57,29 +57,11 @@ import torch
 from . import distributed, embedding_adversarial
 from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
 from .methods import ADVERSARIAL, INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
+from .profiles import PAPER_BATCH
+from .profiles import TRAIN_PROFILE_NOTES as PROFILE_NOTES
+from .profiles import TRAIN_PROFILES as PROFILES
 from .provenance import git_describe, write_json_atomic
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": {"model": "minilm", "num_hidden_layers": 2, "train_examples": 200, "dev_examples": 48, "max_tokens": 32,
-              "epochs": 1, "batch_size": 8, "eval_batch_size": 16, "ascc_steps": 10, "dev_attack_steps": 10},
-    "lite": {"model": "minilm", "num_hidden_layers": 0, "train_examples": 0, "dev_examples": 500, "max_tokens": 64,
-             "epochs": 3, "batch_size": 32, "eval_batch_size": 64, "ascc_steps": 10, "dev_attack_steps": 10},
-    "paper": {"model": "bert-base-uncased", "num_hidden_layers": 0, "train_examples": 0, "dev_examples": 0,
-              "max_tokens": 0, "epochs": 20, "batch_size": 0, "eval_batch_size": 64, "ascc_steps": 10,
-              "dev_attack_steps": 10},
-}
-"""Per-profile defaults; 0 means "all" (examples, layers) or "the dataset's value" (max_tokens, batch_size)."""
-
-PROFILE_NOTES: dict[str, str] = {
-    "smoke": ("plumbing check only: 2 encoder layers, 200 training sentences, 25 steps at the paper's lr -- the model "
-              "stays near chance by design; use --profile lite for accuracies that mean something"),
-    "lite": ("MiniLM-L6 (offline), short texts, a few epochs: a small-scale run, not the paper's BERT-base "
-             "numbers"),
-    "paper": "the paper's settings (Sec. 3.2, supplementary A.1)",
-}
-"""What a number from each profile may be used for; written into every ``results.json`` and printed by the CLI."""
-
-PAPER_BATCH = {"imdb": 32, "snli": 120}
 TINY_RANDOM = "tiny-random"
 """A 2-layer, 32-wide randomly initialised BERT (no dropout) with MiniLM's vocabulary: for tests only."""
 
