@@ -249,14 +249,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a progress bar on stderr with the time left (default on; --no-progress: none)")
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def check_arguments(args: argparse.Namespace) -> None:
     """The checks that need neither a model nor data; a ValueError names the option and what it allows."""
     if (args.checkpoint is None) == (args.model is None):
@@ -336,6 +328,7 @@ def run_cli(args: argparse.Namespace) -> int:
     ``ValueError`` (one ``error:`` line, exit status 2, from ``__main__``) and leaves no empty folder behind."""
     import torch
 
+    from .devices import select_device
     from .models import device_summary, read_checkpoint_metadata
     from .provenance import removed_if_empty_on_failure
     from .substitutions import SubstitutionSet
@@ -350,7 +343,7 @@ def run_cli(args: argparse.Namespace) -> int:
     profile = PROFILES[settings]
     dataset, split, pool, num_labels, max_tokens = _attack_examples(args, meta)
     examples = sample_examples(pool, profile["n"] if args.n is None else args.n, args.seed)
-    device = _device(args.device)
+    device = select_device(args.device)
     args._device = device
     torch.manual_seed(args.seed)
     substitutions = SubstitutionSet.load(args.data_dir)

