@@ -119,7 +119,9 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
                                                  for r in TABLES[t].runs((spec.seed,)))],
         "train": {k: trained[k] for k in keep}, "attacks": attacks,
         "code_version": git_describe(), "hardware": {**device_summary(), "device": device_used},
-        "wall_time_s": round(time.time() - started, 1),
+        # resume-safe: training's own clock (carried across restarts) plus the per-example attack times
+        "wall_time_s": round(trained["wall_time_s"] + sum(a["wall_time_s"] for a in attacks.values()), 1),
+        "this_invocation_s": round(time.time() - started, 1),
         "command": f"python -m rift_lite reproduce TABLE --protocol {protocol} --seeds {spec.seed}"
                    + (" --tiny" if tiny else ""),
     }
