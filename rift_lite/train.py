@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import math
 import os
@@ -63,6 +62,11 @@ from .profiles import PAPER_BATCH
 from .profiles import TRAIN_PROFILE_NOTES as PROFILE_NOTES
 from .profiles import TRAIN_PROFILES as PROFILES
 from .provenance import git_describe, write_json_atomic
+from .sampler import ClassBalancedSampler
+from .train_data import balanced_subset as _balanced_subset
+from .train_data import dev_subset
+from .train_data import run_splits as _splits
+from .train_data import slice_batch as _slice_batch
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
@@ -226,113 +230,6 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     return c
 
 
-# ---------------------------------------------------------------------------------------------- data
-
-
-class ClassBalancedSampler:
-    """One shuffled stream per class; batch i takes B / C examples of each class, interleaved (c0, c1, ..., c0, ...).
-
-    Stateless given ``(seed, epoch)``, so resuming at batch i of an epoch reproduces the same batches.
-
-    ``bucket_batches=W`` (with ``lengths``) cuts padding: inside each window of ``W`` batches, every class stream is
-    sorted by length, so batch i of the window takes the i-th shortest slice of each class (similar lengths, still
-    class-balanced); then the order of all batches of the epoch is shuffled. Every example is still used once per
-    epoch. ``W = 0`` (default) gives the plain random batches of the paper, unchanged.
-    """
-
-    def __init__(self, labels: Sequence[int], batch_size: int, num_classes: int, seed: int = 0,
-                 lengths: Sequence[int] | None = None, bucket_batches: int = 0):
-        if batch_size % num_classes:
-            raise ValueError(f"batch_size {batch_size} is not a multiple of num_classes {num_classes}")
-        if bucket_batches < 0 or (bucket_batches and (lengths is None or len(lengths) != len(labels))):
-            raise ValueError("bucket_batches must be >= 0, and needs one length per example")
-        self.per_class = batch_size // num_classes
-        self.by_class = [[i for i, y in enumerate(labels) if y == c] for c in range(num_classes)]
-        empty = [c for c, idx in enumerate(self.by_class) if len(idx) < self.per_class]
-        if empty:
-            raise ValueError(f"classes {empty} have fewer than {self.per_class} training examples (batch_size / C)")
-        self.seed = seed
-        self.lengths = lengths
-        self.bucket_batches = bucket_batches
-
-    def __len__(self) -> int:
-        return min(len(idx) for idx in self.by_class) // self.per_class
-
-    def epoch_batches(self, epoch: int) -> list[list[int]]:
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        streams = [[idx[j] for j in torch.randperm(len(idx), generator=gen).tolist()] for idx in self.by_class]
-        k, n = self.per_class, len(self)
-        if self.bucket_batches:
-            span = self.bucket_batches * k
-            streams = [[j for lo in range(0, n * k, span)
-                        for j in sorted(s[lo: min(lo + span, n * k)], key=self.lengths.__getitem__)] for s in streams]
-        batches = [[s[i * k + j] for j in range(k) for s in streams] for i in range(n)]
-        if self.bucket_batches:
-            batches = [batches[i] for i in torch.randperm(n, generator=gen).tolist()]
-        return batches
-
-
-def _splits(cfg: TrainConfig) -> tuple[Any, list, list]:
-    """``(task, train examples, dev examples)``: the dataset's splits, or ``cfg.file`` with ``cfg.dev_file`` (default:
-    a fixed 10 % of the file, chosen by hashing the example ids, the same for every seed)."""
-    from . import data
-
-    if cfg.file is None:
-        return (data.TASKS[cfg.dataset], data.load(cfg.dataset, "train", cfg.data_dir),
-                data.load(cfg.dataset, "dev", cfg.data_dir))
-    columns = (cfg.text_column, cfg.label_column, cfg.text_b_column)
-    train_set, dev_set = _file_splits(cfg.file, cfg.dev_file, columns, _stamp(cfg.file), _stamp(cfg.dev_file))
-    return data.file_task(train_set + dev_set, cfg.dataset), list(train_set), list(dev_set)
-
-
-def _stamp(path: str | None):
-    """What changes when a file changes (the cache key of :func:`_file_splits`)."""
-    if path is None or not os.path.isfile(path):
-        return None
-    stat = os.stat(path)
-    return stat.st_mtime_ns, stat.st_size
-
-
-@functools.lru_cache(maxsize=4)
-def _file_splits(path: str, dev_path: str | None, columns: tuple, *stamps) -> tuple[tuple, tuple]:
-    from . import data
-
-    examples = data.load_file(path, *columns)
-    if dev_path is None:
-        train_set, dev_set = data.split_off_dev(examples, source=path)
-    else:
-        train_set, dev_set = examples, data.load_file(dev_path, *columns)
-    return tuple(train_set), tuple(dev_set)
-
-
-def _balanced_subset(examples, n: int, num_classes: int, seed: int):
-    if not n or n >= len(examples):
-        return list(examples)
-    rng = random.Random(seed)
-    order = list(examples)
-    rng.shuffle(order)
-    per = [0] * num_classes
-    out = []
-    for ex in order:
-        if per[ex.label] < n // num_classes:
-            per[ex.label] += 1
-            out.append(ex)
-    return out
-
-
-def _slice_batch(cbatch, lo: int, hi: int):
-    from .models import EncodedBatch
-    from .substitutions import CandidateBatch
-
-    b = cbatch.batch if hasattr(cbatch, "batch") else cbatch
-    enc = EncodedBatch(b.input_ids[lo:hi], b.attention_mask[lo:hi], b.token_type_ids[lo:hi], b.labels[lo:hi],
-                       b.word_positions[lo:hi], b.n_truncated)
-    if not hasattr(cbatch, "candidates"):
-        return enc
-    words = cbatch.slot_words[lo:hi] if cbatch.slot_words is not None else None
-    return CandidateBatch(enc, cbatch.candidates[lo:hi], cbatch.candidate_mask[lo:hi], words)
-
-
 # ---------------------------------------------------------------------------------------------- evaluation
 
 
@@ -475,8 +372,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
     torch.manual_seed(cfg.seed)
     task, train_all, dev_all = _splits(cfg)
     train_set = _balanced_subset(train_all, cfg.train_examples, task.num_labels, cfg.seed)
-    dev_set = dev_all if not cfg.dev_examples or cfg.dev_examples >= len(dev_all) else \
-        random.Random(f"dev-{cfg.seed}").sample(dev_all, cfg.dev_examples)
+    dev_set = dev_subset(dev_all, cfg.dev_examples, cfg.seed)
     adversarial = cfg.method in ADVERSARIAL  # needs ASCC candidates (peaft / freelb perturb embeddings instead)
     substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
 
