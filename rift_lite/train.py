@@ -43,7 +43,6 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -53,7 +52,9 @@ from typing import Any, Sequence
 import torch
 
 from . import distributed, embedding_adversarial
-from .adversary import ASCCConfig, adversarial_token_ids, ascc_attack
+from .adversary import ASCCConfig
+from .checkpoints import CHECKPOINTS, LATEST, latest_checkpoint, restore_training_state, save_best, save_checkpoint
+from .checkpoints import save_training_state
 from .devices import autocast as _autocast
 from .devices import select_device as _select_device
 from .methods import ADVERSARIAL, INFO_METHODS, METHODS, MethodConfig, Objective, batch_inputs, default_hparams
@@ -62,15 +63,12 @@ from .profiles import PAPER_BATCH
 from .profiles import TRAIN_PROFILE_NOTES as PROFILE_NOTES
 from .profiles import TRAIN_PROFILES as PROFILES
 from .provenance import git_describe, write_json_atomic
+from .selection import evaluate, improved_best
 from .sampler import ClassBalancedSampler
 from .train_data import balanced_subset as _balanced_subset
 from .train_data import dev_subset
 from .train_data import run_splits as _splits
 from .train_data import slice_batch as _slice_batch
-
-CHECKPOINTS = "checkpoints"
-LATEST = "LATEST"
-
 
 class SimulatedInterruption(RuntimeError):
     """Raised by ``TrainConfig.fail_after_steps`` to test resuming (a stand-in for a killed process)."""
@@ -230,116 +228,6 @@ def resolve_config(config: TrainConfig, world_size: int = 1) -> TrainConfig:
     return c
 
 
-# ---------------------------------------------------------------------------------------------- evaluation
-
-
-def evaluate(model, examples, tokenizer, substitutions=None, *, batch_size: int = 32, max_tokens: int | None = None,
-             attack_steps: int = 10, device=None, precision: str = "fp32", ascc: ASCCConfig | None = None) -> dict:
-    """Clean accuracy and ASCC robust accuracy of ``model`` on ``examples``.
-
-    Robust accuracy: the ASCC adversary with the cross-entropy objective (labels known, ``attack_steps`` Adam steps),
-    decoded by arg-max into a real word-substitution example; an example counts when both the clean and the
-    substituted text are classified correctly. ``attack_steps=0`` (or no substitution set) skips the attack.
-    """
-    from .models import length_order
-    from .substitutions import build_candidates
-
-    device = device or next(model.parameters()).device
-    examples = [examples[i] for i in length_order(examples)]  # little padding; the counts do not depend on order
-    was_training = model.training
-    model.eval()
-    ascc = ascc or ASCCConfig(steps=attack_steps, loss="ce")
-    clean = robust = n = 0
-    try:
-        for lo in range(0, len(examples), batch_size):
-            chunk = examples[lo: lo + batch_size]
-            attack = attack_steps > 0 and substitutions is not None
-            cb = build_candidates(chunk, tokenizer, substitutions, max_tokens=max_tokens) if attack else None
-            b = (cb.batch if cb is not None else tokenizer.encode(chunk, max_tokens)).to(device)
-            with _autocast(torch.device(device), precision):
-                with torch.no_grad():
-                    ok = model(b.input_ids, b.attention_mask, b.token_type_ids).argmax(-1) == b.labels
-                if attack:
-                    cands, cmask = cb.candidates.to(device), cb.candidate_mask.to(device)
-                    res = ascc_attack(model, b.input_ids, b.attention_mask, b.token_type_ids, cands, cmask,
-                                      config=dataclasses.replace(ascc, steps=attack_steps, loss="ce"), labels=b.labels)
-                    with torch.no_grad():
-                        adv_ids = adversarial_token_ids(cands, res.weights)
-                        adv_ok = model(adv_ids, b.attention_mask, b.token_type_ids).argmax(-1) == b.labels
-                    robust += int((ok & adv_ok).sum())
-            clean += int(ok.sum())
-            n += len(chunk)
-    finally:
-        model.train(was_training)
-    return {"clean_acc": clean / max(n, 1), "robust_acc": robust / max(n, 1) if attack_steps > 0 and substitutions
-            is not None else None, "n": n}
-
-
-# ---------------------------------------------------------------------------------------------- bookkeeping
-
-
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    try:
-        import numpy as np
-
-        state["numpy"] = np.random.get_state()
-    except ImportError:  # pragma: no cover
-        pass
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "numpy" in state:
-        import numpy as np
-
-        np.random.set_state(state["numpy"])
-
-
-def _trainable_state(objective: Objective) -> dict:
-    """The objective's state without the frozen teacher (rebuilt from the pre-trained weights on resume)."""
-    return {k: v for k, v in objective.state_dict().items() if not k.startswith("teacher.")}
-
-
-def save_checkpoint(out: Path, state: dict) -> Path:
-    """Write ``state`` into ``out/checkpoints/step-N`` through a temporary folder and ``os.replace``; point LATEST."""
-    root = out / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{state['global_step']:09d}"
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    torch.save(state, tmp / "state.pt")
-    final = root / name
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    latest_tmp = root / f".{LATEST}.tmp"
-    latest_tmp.write_text(name)
-    os.replace(latest_tmp, root / LATEST)
-    for old in root.glob("step-*"):
-        if old.name != name:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    root = out / CHECKPOINTS
-    pointer = root / LATEST
-    if pointer.is_file():
-        path = root / pointer.read_text().strip()
-        if (path / "state.pt").is_file():
-            return path
-    found = sorted(p for p in root.glob("step-*") if (p / "state.pt").is_file()) if root.is_dir() else []
-    return found[-1] if found else None
-
-
 # ---------------------------------------------------------------------------------------------- training
 
 
@@ -414,22 +302,7 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
                              "trace": [], "trace_sums": {}, "trace_count": 0}
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if ckpt is not None:
-        saved = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=False)
-        if saved["config"]["method"] != cfg.method or saved["config"]["model"] != cfg.model:
-            raise ValueError(f"{ckpt} was written by a different run (method {saved['config']['method']}, model "
-                             f"{saved['config']['model']}); use another --out or resume=False")
-        missing, unexpected = objective.load_state_dict(saved["objective"], strict=False)
-        if unexpected or any(not k.startswith("teacher.") for k in missing):
-            raise RuntimeError(f"{ckpt}: state does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        _set_rng_state(saved["rng"])
-        for key in ("epoch", "step_in_epoch", "global_step", "sums", "count", "history", "best", "elapsed",
-                    "resumed_from"):
-            state[key] = saved[key]
-        for key in ("trace", "trace_sums", "trace_count"):
-            state[key] = saved.get(key, state[key])
-        state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
+        restore_training_state(ckpt, state, objective, optimizer, scheduler, cfg)
         if main and state["epoch"] >= cfg.epochs:
             print(f"already finished: {out} holds the whole run ({cfg.epochs} epoch(s), {state['global_step']} "
                   "steps); nothing is trained, the results are written again from its checkpoint (--no-resume or "
@@ -441,11 +314,8 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
 
     def checkpoint():
         if main:
-            payload = {k: state[k] for k in state}
-            payload["elapsed"] = state["elapsed"] + time.time() - segment_start
-            payload.update(objective=_trainable_state(objective), optimizer=optimizer.state_dict(),
-                           scheduler=scheduler.state_dict(), rng=_rng_state(), config=dataclasses.asdict(cfg))
-            save_checkpoint(out, payload)
+            elapsed = state["elapsed"] + time.time() - segment_start
+            save_training_state(out, state, elapsed, objective, optimizer, scheduler, cfg)
         distributed.barrier()
 
     share = cfg.batch_size // world
@@ -507,12 +377,11 @@ def train(config: TrainConfig | None = None, **overrides) -> dict:
                "wall_time_s": round(state["elapsed"] + time.time() - segment_start, 2)}
         row["mi_estimate"] = row.pop("train_mi")
         state["history"].append(row)
-        score = dev["robust_acc"] if cfg.select_on == "robust" else dev["clean_acc"]
-        if state["best"] is None or score > state["best"]["score"]:
-            state["best"] = {"epoch": epoch + 1, "score": score, "select_on": cfg.select_on,
-                             "dev_clean_acc": dev["clean_acc"], "dev_robust_acc": dev["robust_acc"]}
+        best = improved_best(state["best"], epoch + 1, dev, cfg.select_on)
+        if best is not None:
+            state["best"] = best
             if main:
-                _save_best(objective, tokenizer, out, cfg, state["best"])
+                save_best(objective, tokenizer, out, cfg, best)
         if main:
             write_json_atomic(out / "log.jsonl", state["history"], lines=True)
             if state["trace"]:
@@ -563,29 +432,6 @@ def _trace_row(state: dict, objective: Objective, epoch: float, grad_norms: dict
            **{f"train_{k}": v / n for k, v in state["trace_sums"].items()}, **grad_norms}
     state["trace"].append(row)
     state["trace_sums"], state["trace_count"] = {}, 0
-
-
-def _save_best(objective: Objective, tokenizer, out: Path, cfg: TrainConfig, best: dict) -> None:
-    tmp = out / f".best-tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    meta = {"task": cfg.dataset, "encoder": cfg.model, "method": cfg.method, "profile": cfg.profile,
-            "num_hidden_layers": cfg.num_hidden_layers, **best}
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    if not cfg.progress:
-        hf_logging.disable_progress_bar()
-    try:
-        objective.model.save_pretrained(tmp, tokenizer, metadata=meta)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-    final = out / "best"
-    old = out / f".best-old-{os.getpid()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- command line
