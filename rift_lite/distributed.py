@@ -85,3 +85,35 @@ def all_reduce_mean(values: dict[str, float], device=None) -> dict[str, float]:
     dist.all_reduce(t)
     t /= world_size()
     return dict(zip(keys, t.tolist()))
+
+
+# ---------------------------------------------------------------------------------------------- local processes
+
+
+def _spawn_entry(local_rank: int, world: int, port: int, fn, argument, queue) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(local_rank), LOCAL_RANK=str(local_rank),
+                      WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    try:
+        result = fn(argument)
+        if local_rank == 0:
+            queue.put(result)
+    finally:
+        cleanup()
+
+
+def spawn_local(fn, argument, nprocs: int = 2):
+    """``fn(argument)`` in ``nprocs`` local CPU processes (gloo), as ``torchrun`` would start them; returns rank 0's
+    result. ``fn`` must be importable by name (the processes are spawned)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    queue = ctx.SimpleQueue()
+    mp.start_processes(_spawn_entry, args=(nprocs, port, fn, argument, queue), nprocs=nprocs, join=True,
+                       start_method="spawn")
+    return queue.get()
