@@ -5,6 +5,8 @@ all-gathered **with gradient** (:func:`gather_with_grad`, ``torch.distributed.nn
 bound. Every rank then holds the same global loss; the gather's backward sums the gradient of every rank's copy into
 each rank's own rows (a factor world_size), and DDP's gradient averaging divides it out again, so the update equals
 the single-process one with the same global batch.
+
+:func:`spawn_local` starts N local CPU processes (gloo) the way ``torchrun`` would, for notebooks and tests.
 """
 from __future__ import annotations
 
