@@ -1,8 +1,8 @@
 """Command line: ``python -m rift_lite train ...`` and ``python -m rift_lite attack ...``.
 
-Each sub-command's options live in its own module (:mod:`rift_lite.train_cli`, :mod:`rift_lite.evaluate`,
-:mod:`rift_lite.reproduce`); this file only dispatches. Only the module of the sub-command that runs is imported, so ``--help`` stays fast and
-one sub-command never depends on another.
+Each sub-command's options live in its own module (:mod:`rift_lite.train_cli`, :mod:`rift_lite.attack_cli`,
+:mod:`rift_lite.reproduce`); this file only dispatches. Only the module of the sub-command that runs is imported,
+so ``--help`` stays fast and one sub-command never depends on another.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 
 SUBCOMMANDS = {
     "train": ("rift_lite.train_cli", "fine-tune a classifier with one of the methods (standard, adv-base, rift, ...)"),
-    "attack": ("rift_lite.evaluate", "evaluate a checkpoint under an attack (genetic, pwws, textfooler, ascc)"),
+    "attack": ("rift_lite.attack_cli", "evaluate a checkpoint under an attack (genetic, pwws, textfooler, ascc)"),
     "reproduce": ("rift_lite.reproduce", "run every (method, setting, seed) a paper table needs, attack it, write "
                   "results files and the table (--list: protocols and tables)"),
 }
