@@ -33,13 +33,8 @@ name                splits                 counts                         source
                                                                           mnli (= mismatched), mnli-matched
 ==================  =====================  =============================  ==========================================
 
-Ids are stable: ``imdb/<aclImdb folder>/<pos|neg>/<file>`` (dev reviews come from aclImdb's train folder, so
-their ids say ``train``), ``mr/<pos|neg>/<0-based line>``, ``<name>/<split>/<0-based row>`` for SST-2, SNLI,
-RTE, MRPC and QNLI, ``advglue-<task>/dev/<idx>`` and ``textfooler-<d>/<0-based row>``.
-``"validation"`` and ``"val"`` are accepted for ``"dev"``. Labels: negative=0 / positive=1; SNLI and MNLI
-entailment=0, neutral=1, contradiction=2 (the Hugging Face convention; RIFT's official code orders them
-entailment, contradiction, neutral); RTE / QNLI entailment=0, not_entailment=1; MRPC equivalent=1; QQP
-duplicate=1. AdvGLUE label ids are undocumented upstream; we follow the HF GLUE ids its evaluator uses.
+Ids are stable and label ids follow the Hugging Face convention (:mod:`rift_lite.tasks` lists both);
+``"validation"`` and ``"val"`` are accepted for ``"dev"``.
 
 MR's test split is TextFooler's 1,000 sentences matched back to rt-polarity lines, and no test sentence (nor a
 near-duplicate of one) is in train or dev; the rule is in :mod:`rift_lite.loaders`.

@@ -9,6 +9,7 @@ your own files (:mod:`rift_lite.user_data`).
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -107,3 +108,20 @@ def split_first_space(line: str, path, number) -> tuple[str, str]:
         raise DataError("missing: expected 'label text' separated by a space", path=path, line=number, field="text")
     return label, text
 
+
+def jsonl_rows(path: Path, columns: Sequence[str], problem: str = "") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based line number, object) of each non-blank line of a JSONL file; every name in ``columns`` must be a key.
+    ``problem`` starts the message of a line that is not a JSON object (e.g. ``"malformed line: "``)."""
+    for number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{problem}invalid JSON ({error.msg})", path=path, line=number) from None
+        if not isinstance(row, dict):
+            raise DataError(f"{problem}expected a JSON object", path=path, line=number)
+        for column in columns:
+            if column not in row:
+                raise DataError("missing", path=path, line=number, field=column)
+        yield number, row

@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from .data_io import (label_ids, numbered_lines, open_text, parse_label, parse_text, split_first_space,
-                      tsv_rows)
+from .data_io import (jsonl_rows, label_ids, numbered_lines, open_text, parse_label, parse_text,
+                      split_first_space, tsv_rows)
 from .tasks import NLI2, NLI3, SENTIMENT, TASKS, DataError, Example
 
 MR_DEV_FRACTION = 0.1
@@ -54,16 +54,7 @@ def _load_imdb(root: Path, split: str) -> list[Example]:
 def _imdb_records(path: str) -> dict[str, tuple[int, int, str]]:
     """{aclImdb file name: (line, label, raw text)} of one IMDB JSONL file (parsed once per process)."""
     records = {}
-    for number, line in numbered_lines(Path(path)):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"invalid JSON ({error.msg})", path=path, line=number) from None
-        for field in ("file", "label", "text"):
-            if field not in row:
-                raise DataError("missing", path=path, line=number, field=field)
+    for number, row in jsonl_rows(Path(path), ("file", "label", "text")):
         label = parse_label(row["label"], label_ids(SENTIMENT), path, number, "label")
         records[row["file"]] = (number, label, row["text"])
     return records

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .data_io import (check_width, label_ids, numbered_lines, open_text, parse_label, parse_text, read_header,
-                      split_first_space, tsv_rows)
+from .data_io import (check_width, jsonl_rows, label_ids, numbered_lines, open_text, parse_label, parse_text,
+                      read_header, split_first_space, tsv_rows)
 from .tasks import DataError, Example, TaskInfo
 
 FILE_FORMATS = ".csv (header), .tsv (header), .jsonl, or .txt (TextFooler 'label text' lines); optionally .gz"
@@ -48,7 +47,7 @@ def load_file(path, text_column: str = "text", label_column: str = "label", text
     elif kind in (".tsv", ".tab"):
         rows = tsv_rows(path, columns, header=True, skip_blank=True)
     elif kind in (".jsonl", ".ndjson", ".json"):
-        rows = _jsonl_rows(path, columns)
+        rows = jsonl_rows(path, columns, problem="malformed line: ")
     elif kind == ".txt":
         rows = _label_text_rows(path)
         text_column, label_column, text_b_column = "text", "label", "text_b"
@@ -188,19 +187,3 @@ def _csv_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[st
                 yield number, dict(zip(header, fields))
         except csv.Error as error:
             raise DataError(f"malformed CSV ({error})", path=path, line=start) from None
-
-
-def _jsonl_rows(path: Path, columns: Sequence[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"malformed line: invalid JSON ({error.msg})", path=path, line=number) from None
-        if not isinstance(row, dict):
-            raise DataError("malformed line: expected a JSON object", path=path, line=number)
-        for column in columns:
-            if column not in row:
-                raise DataError("missing", path=path, line=number, field=column)
-        yield number, row
