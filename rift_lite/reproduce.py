@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -92,24 +93,36 @@ def attack_run(checkpoint: Path, attack_name: str, sizes: dict, out: Path, *, da
             "wall_time_s": summary["metrics"]["attack_time_s"]}
 
 
+def _complete(path: Path) -> bool:
+    """A results file exists and holds every attack of its run (a file is also written after training alone)."""
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text()).get("complete", True))
+    except json.JSONDecodeError:
+        return False
+
+
 def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RESULTS_DIR, runs_dir=RUNS_DIR,
             data_dir=None, device: str = "auto", progress: bool = False) -> tuple[Path, bool]:
-    """Train, attack and write the results file of one run; returns ``(path, ran)`` (``ran=False``: already done)."""
+    """Train, attack and write the results file of one run; returns ``(path, ran)`` (``ran=False``: already done).
+
+    The file is written in pieces: after training (``"complete": false``, no attack yet: enough for the forgetting
+    curves of Fig. 2), then after each attack; ``"complete": true`` once every attack of the run is in.
+    """
     from .models import device_summary
     from .train import train
 
     sizes = protocol_sizes(protocol, tiny)
     name = run_name(spec, protocol, sizes)
     path = Path(results_dir) / "runs" / f"{name}.json"
-    if path.is_file():
+    if _complete(path):
         return path, False
     out = Path(runs_dir) / name
     started = time.time()
     cfg = train_config(spec, sizes, out, data_dir=data_dir, device=device, progress=progress)
     trained = train(cfg)
     device_used = trained["hardware"]["device"]
-    attacks = {a: attack_run(out / "best", a, sizes, out / f"attack-{a}", data_dir=data_dir, device=device_used,
-                             progress=progress) for a in spec.attacks}
     keep = ("config", "best", "history", "trace", "wall_time_s", "steps", "n_train", "n_dev", "resumed_at_steps",
             "model_selection", "profile", "profile_note")
     result = {
@@ -117,16 +130,21 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
         "seed": spec.seed, "overrides": dict(spec.overrides), "dataset": sizes["dataset"], "model": cfg.model,
         "tables": [t for t in TABLE_ORDER if any(r.method == spec.method and r.overrides == spec.overrides
                                                  for r in TABLES[t].runs((spec.seed,)))],
-        "train": {k: trained[k] for k in keep}, "attacks": attacks,
+        "train": {k: trained[k] for k in keep}, "attacks": {},
         "code_version": git_describe(), "hardware": {**device_summary(), "device": device_used},
-        # resume-safe: training's own clock (carried across restarts) plus the per-example attack times
-        "wall_time_s": round(trained["wall_time_s"] + sum(a["wall_time_s"] for a in attacks.values()), 1),
-        "this_invocation_s": round(time.time() - started, 1),
         "command": f"python -m rift_lite reproduce TABLE --protocol {protocol} --seeds {spec.seed}"
                    + (" --tiny" if tiny else ""),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, result)
+    for attack in (None, *spec.attacks):
+        if attack is not None:
+            result["attacks"][attack] = attack_run(out / "best", attack, sizes, out / f"attack-{attack}",
+                                                   data_dir=data_dir, device=device_used, progress=progress)
+        result["complete"] = len(result["attacks"]) == len(spec.attacks)
+        # resume-safe: training's own clock (carried across restarts) plus the per-example attack times
+        result["wall_time_s"] = round(trained["wall_time_s"] + sum(a["wall_time_s"] for a in result["attacks"].values()), 1)
+        result["this_invocation_s"] = round(time.time() - started, 1)
+        write_json_atomic(path, result)
     return path, True
 
 

@@ -104,7 +104,8 @@ def test_reproduce_resumes_after_sigkill(tmp_path, data_dir):
     assert proc.poll() is None, "the run ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (tmp_path / "b" / "results" / "runs" / "cpu-tiny-mr-rift-seed0.json").exists()
+    partial = tmp_path / "b" / "results" / "runs" / "cpu-tiny-mr-rift-seed0.json"
+    assert not partial.exists() or not json.loads(partial.read_text())["complete"]
     subprocess.run(command(tmp_path / "b"), check=True, env=env, capture_output=True)
     a, b = (json.loads((tmp_path / x / "results" / "runs" / "cpu-tiny-mr-rift-seed0.json").read_text()) for x in "ab")
     assert b["train"]["resumed_at_steps"] and not a["train"]["resumed_at_steps"]
@@ -138,3 +139,33 @@ def test_readme_measured_section_is_the_rendering_of_the_results_files():
     text = (repo / "README.md").read_text()
     section = text[text.index(README_BEGIN): text.index(README_END) + len(README_END)]
     assert section == readme_section(repo / "book" / "results")
+
+
+@pytest.mark.slow
+def test_results_file_lands_in_pieces(tmp_path, data_dir, monkeypatch):
+    """After training the file exists with "complete": false (the forgetting curves are usable); an attack that fails
+    leaves it so, and the next call finishes it."""
+    from rift_lite import reproduce as rep
+
+    calls = []
+    real = rep.attack_run
+
+    def failing_genetic(checkpoint, attack, *args, **kwargs):
+        calls.append(attack)
+        if attack == "genetic" and len(calls) < 3:
+            raise KeyboardInterrupt("stopped during the genetic attack")
+        return real(checkpoint, attack, *args, **kwargs)
+
+    monkeypatch.setattr(rep, "attack_run", failing_genetic)
+    kwargs = dict(tiny=True, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", data_dir=str(data_dir))
+    spec = rep.RunSpec("standard", 0, (), ("pwws", "genetic"))
+    with pytest.raises(KeyboardInterrupt):
+        rep.run_one(spec, "cpu", **kwargs)
+    path = tmp_path / "results" / "runs" / "cpu-tiny-mr-standard-seed0.json"
+    partial = json.loads(path.read_text())
+    assert partial["complete"] is False and list(partial["attacks"]) == ["pwws"] and partial["train"]["trace"]
+    assert rep.run_one(spec, "cpu", **kwargs) == (path, True)
+    done = json.loads(path.read_text())
+    assert done["complete"] is True and sorted(done["attacks"]) == ["genetic", "pwws"]
+    assert done["attacks"]["pwws"] == partial["attacks"]["pwws"]
+    assert rep.run_one(spec, "cpu", **kwargs) == (path, False)
