@@ -1,23 +1,13 @@
 """Shared fixtures: the data folder, the offline encoder (first two MiniLM layers) and small example helpers."""
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# nbval's kernels inherit this: chapters executed by the tests save their figures here, not over the committed ones.
-if "RIFT_LITE_FIGURES" not in os.environ:
-    os.environ["RIFT_LITE_FIGURES"] = tempfile.mkdtemp(prefix="rift_lite_figures_")
-    atexit.register(shutil.rmtree, os.environ["RIFT_LITE_FIGURES"], ignore_errors=True)
-if "RIFT_LITE_DATA" not in os.environ and (REPO.parent / "shared" / "data").is_dir():
-    os.environ["RIFT_LITE_DATA"] = str(REPO.parent / "shared" / "data")
+# The session environment (figures folder, offline Hub, data folder) is set by the root conftest.py.
 
 
 @pytest.fixture(scope="session")
