@@ -85,6 +85,29 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "note": "MR (8,694 train / 966 dev / 1,000 held-out TextFooler test), MiniLM-L6 offline, a class-balanced "
                 "2,400-sentence training subset, 2 epochs, length-bucketed batches; PWWS on all 1,000 test "
                 "sentences, Genetic on a fixed 200 of them: a 2-core CPU protocol, not the paper's setting",
+        "datasets": {  # the PEAFT tables (peaft1, peaft2): GLUE tasks whose dev split is the test set
+            "sst2": {"train_examples": 2000, "max_tokens": 64, "select_on": "last", "dev_examples": 0,
+                     "dev_attack_steps": 0, "eval_split": "dev", "attack_n": {"textfooler": 872}, "advglue_n": 0,
+                     "clean_n": 0,
+                     "note": "GLUE SST-2 (67,349 train / 872 dev, the dev split used as the test set), MiniLM-L6 "
+                             "offline, a class-balanced 2,000-sentence training subset, 2 epochs, the last epoch kept "
+                             "(no model selection: nothing looks at dev while training), length-bucketed batches; "
+                             "TextFooler-style attack on all 872 dev sentences, AdvGLUE SST-2 dev (148): a 2-core "
+                             "CPU protocol, not the paper's setting",
+                     "estimate": "per run, from timed trial steps (1 thread, shared 2-core machine): training about "
+                                 "1 (Standard), 1.5 (FreeLB), 4 (PEAFT), 4.5 (RIFT) min; TextFooler on 872 "
+                                 "sentences 2-11 min; AdvGLUE + clean dev under a minute"},
+            "rte": {"train_examples": 0, "max_tokens": 128, "select_on": "last", "dev_examples": 0,
+                    "dev_attack_steps": 0, "eval_split": "dev", "attack_n": {"textfooler": 277}, "advglue_n": 0,
+                    "clean_n": 0,
+                    "note": "GLUE RTE (2,490 train / 277 dev, the dev split used as the test set), MiniLM-L6 offline, "
+                            "all 2,490 training pairs, 2 epochs, the last epoch kept (no model selection), "
+                            "length-bucketed batches; TextFooler-style attack on the hypothesis of all 277 dev pairs, "
+                            "AdvGLUE RTE dev (81): a 2-core CPU protocol, not the paper's setting",
+                    "estimate": "per run, from timed trial steps (1 thread, shared 2-core machine): training about "
+                                "3.5 (Standard), 13 (FreeLB), 18-33 (PEAFT), 26 (RIFT) min; TextFooler on 277 pairs "
+                                "under 2 min; AdvGLUE + clean dev under a minute"},
+        },
     },
     "gpu": {
         "dataset": "imdb", "model": "minilm", "profile": "lite", "epochs": 3, "batch_size": 32, "max_tokens": 300,
@@ -101,12 +124,16 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
     },
 }
 """Protocol name -> sizes. ``train_examples``/``dev_examples`` 0 = all; ``attack_n``: test examples per attack
-(drawn once with seed 0, the same for every run, so runs are compared on the same examples)."""
+(drawn once with seed 0, the same for every run, so runs are compared on the same examples). ``datasets``: sizes
+that replace these for a run on another dataset (the PEAFT tables); there ``eval_split`` is the split attacked
+(``dev``: GLUE's test labels are not public), ``advglue_n`` / ``clean_n`` the AdvGLUE dev and clean dev examples
+of the ``advglue`` evaluation (0 = all), ``select_on='last'`` a fixed number of epochs without dev selection."""
 
 TINY: dict[str, Any] = {
     "model": "tiny-random", "num_hidden_layers": 2, "epochs": 1, "batch_size": 8, "max_tokens": 16,
     "train_examples": 32, "dev_examples": 16, "dev_attack_steps": 2, "ascc_steps": 2, "lr": 1e-3,
-    "traces_per_run": 2, "attack_n": {"pwws": 6, "genetic": 3}, "pop_size": 4, "iterations": 2,
+    "traces_per_run": 2, "attack_n": {"pwws": 6, "genetic": 3, "textfooler": 6}, "pop_size": 4, "iterations": 2,
+    "advglue_n": 8, "clean_n": 12,
     "note": "TINY: a random 2-layer model on 32 sentences -- a plumbing check of the reproduction code, no result",
 }
 """``reproduce --tiny``: the same code path shrunk to seconds (a random 2-layer model, for the tests)."""

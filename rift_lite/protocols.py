@@ -14,6 +14,19 @@ A *protocol* fixes the data, encoder, training size and attack sizes of every ru
 
 The Genetic attack always uses the official protocol (population 60, 40 generations, parents in proportion to
 1 - p(y|x)); PWWS applies the swaps in saliency order as the official code does. No LM constraint offline.
+
+The PEAFT tables (``peaft1``, ``peaft2``: the soft-prompt defence's Tables 1-2) have runs on several datasets (GLUE
+SST-2 and RTE); a run then names its dataset (:attr:`RunSpec.dataset`) and the protocol's sizes for that dataset
+(``PROTOCOLS[p]["datasets"]``) replace its defaults. Only ``cpu`` has such sizes. GLUE's test labels are not public,
+so the dev split is the test set (as in PEAFT): these runs train a fixed number of epochs and keep the last
+(``select_on='last'``), never evaluating on dev while training. ``all`` stays the RIFT tables.
+
+``cpu`` sizes for them: SST-2, a class-balanced 2,000-sentence training subset (GLUE's training set is mostly short
+phrases), 64 tokens; RTE, all 2,490 training pairs, 128 tokens; both MiniLM-L6, 2 epochs, batch 32, TextFooler on
+every dev example (872 / 277), AdvGLUE dev all (148 / 81). Estimate from a timed trial (real training steps at
+the 20th, 50th and 80th percentile batch lengths, fitted over every batch; 1 thread on the shared 2-core machine):
+an SST-2 run takes about 5-15 minutes, an RTE run 5 (Standard) to 20-35 (PEAFT, RIFT) minutes, so a seed of both
+tables (8 runs) about 1.5-2 hours and three seeds 5-6 hours. No run of these sizes has been done yet.
 """
 from __future__ import annotations
 
@@ -30,11 +43,17 @@ class RunSpec:
     seed: int = 0
     overrides: tuple[tuple[str, float], ...] = ()
     attacks: tuple[str, ...] = ("pwws", "genetic")
+    dataset: str | None = None  # None: the protocol's dataset (MR for cpu); else e.g. "sst2" (the PEAFT tables)
 
     @property
     def name(self) -> str:
         tags = "".join(f"-{k[0]}{v:g}" for k, v in self.overrides)  # e.g. rift-a0.3, adv-base-b5
         return f"{self.method}{tags}-seed{self.seed}"
+
+    @property
+    def label(self) -> str:
+        """The name with the dataset in front when the run has its own (``sst2-peaft-seed0``)."""
+        return f"{self.dataset}-{self.name}" if self.dataset else self.name
 
     def override(self, key: str, default=None):
         return dict(self.overrides).get(key, default)
@@ -52,10 +71,13 @@ class TableSpec:
     sweep_attacks: tuple[str, ...] = ("pwws",)
     paper: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    datasets: tuple[str, ...] = ()  # () = the protocol's dataset; else one run per dataset
 
     def runs(self, seeds: tuple[int, ...]) -> list[RunSpec]:
-        out = [RunSpec(m, s, (), self.attacks) for s in seeds for m in self.methods]
-        out += [RunSpec(m, seeds[0], ((key, value),), self.sweep_attacks) for m, key, value in self.sweep]
+        datasets = self.datasets or (None,)
+        out = [RunSpec(m, s, (), self.attacks, d) for s in seeds for d in datasets for m in self.methods]
+        out += [RunSpec(m, seeds[0], ((key, value),), self.sweep_attacks, d)
+                for d in datasets for m, key, value in self.sweep]
         return out
 
 
@@ -78,33 +100,52 @@ TABLES: dict[str, TableSpec] = {
                       methods=("standard", "adv-base", "rift"), attacks=("pwws",),
                       sweep=(("rift", "alpha", 0.05), ("rift", "alpha", 0.3), ("rift", "alpha", 1.0),
                              ("adv-base", "beta", 1.0), ("adv-base", "beta", 5.0))),
+    "peaft1": TableSpec("peaft1", "PEAFT Table 1 analogue: TextFooler on GLUE SST-2 and RTE dev (AUA, ACC, AVG)",
+                        methods=("peaft", "freelb", "standard", "rift"), datasets=("sst2", "rte"),
+                        attacks=("textfooler",), paper="peaft-1",
+                        notes=("the dev split is the test set (GLUE test labels are not public): a fixed number of "
+                               "epochs, the last one kept, no dev evaluation while training",)),
+    "peaft2": TableSpec("peaft2", "PEAFT Table 2 analogue: AdvGLUE dev (AUA) and GLUE dev (ACC) for SST-2 and RTE",
+                        methods=("peaft", "freelb", "standard", "rift"), datasets=("sst2", "rte"),
+                        attacks=("advglue",), paper="peaft-2",
+                        notes=("the same checkpoints as peaft1 (trained once)",)),
 }
 """Table name -> spec. Runs shared by several tables (e.g. RIFT seed 0) are trained and attacked once."""
 
 TABLE_ORDER = ("table1", "table3", "table4", "fig2", "fig4")
+"""The RIFT paper's tables (``reproduce all``)."""
 
-PRIORITY = ("standard", "adv-base", "rift", "rift-ist", "adv-ptwd", "adv-mixout")
-"""Order of the methods inside a seed: the paper's central comparison (RIFT vs Adv-Base) lands first."""
+PEAFT_TABLE_ORDER = ("peaft1", "peaft2")
+"""The PEAFT paper's tables (GLUE SST-2 and RTE; named one by one, not part of ``all``)."""
+
+ALL_TABLES = TABLE_ORDER + PEAFT_TABLE_ORDER
+
+PRIORITY = ("peaft", "freelb", "standard", "adv-base", "rift", "rift-ist", "adv-ptwd", "adv-mixout")
+"""Order of the methods inside a seed: the paper's central comparison (RIFT vs Adv-Base; PEAFT vs FreeLB) lands
+first."""
+
+ATTACK_ORDER = ("pwws", "genetic", "textfooler", "advglue")
+"""``advglue`` is an evaluation, not a search: accuracy on AdvGLUE's fixed adversarial examples."""
 
 
 def campaign(tables: list[str], seeds: tuple[int, ...]) -> list[RunSpec]:
     """Every run the ``tables`` need, each once (attacks merged), seed-major: all of seed 0 first, so that an
     interrupted campaign has complete single-seed tables before it has any second seed; inside a seed the default
-    settings come before the sweeps, in :data:`PRIORITY` order."""
+    settings come before the sweeps, then the datasets in the order the tables name them, then :data:`PRIORITY`."""
     merged: dict[tuple, set] = {}
     order: list[tuple] = []
     for name in tables:
         for run in TABLES[name].runs(seeds):
-            key = (run.method, run.seed, run.overrides)
+            key = (run.method, run.seed, run.overrides, run.dataset)
             if key not in merged:
                 merged[key] = set()
                 order.append(key)
             merged[key].update(run.attacks)
     position = {k: i for i, k in enumerate(order)}
     rank = {m: i for i, m in enumerate(PRIORITY)}
-    order.sort(key=lambda k: (k[1], bool(k[2]), rank.get(k[0], len(rank)), position[k]))
-    attack_order = ("pwws", "genetic")
-    return [RunSpec(m, s, o, tuple(a for a in attack_order if a in merged[(m, s, o)])) for m, s, o in order]
+    dataset_rank = {d: i for i, d in enumerate(dict.fromkeys(k[3] for k in order))}
+    order.sort(key=lambda k: (k[1], bool(k[2]), dataset_rank[k[3]], rank.get(k[0], len(rank)), position[k]))
+    return [RunSpec(m, s, o, tuple(a for a in ATTACK_ORDER if a in merged[(m, s, o, d)]), d) for m, s, o, d in order]
 
 
 def describe() -> str:
@@ -115,10 +156,19 @@ def describe() -> str:
                      f"{p['max_tokens']} tokens, train {p['train_examples'] or 'all'}, dev {p['dev_examples'] or 'all'}"
                      f"; attacks {', '.join(f'{a} n={n}' for a, n in p['attack_n'].items())}")
         lines.append(f"         {p['note']}")
-    lines.append("Tables (runs for seeds 0 1 2; sweeps use the first seed):")
-    for name in TABLE_ORDER:
+        for dataset, d in p.get("datasets", {}).items():  # the PEAFT tables' datasets
+            q = {**p, **d}
+            lines.append(f"         {dataset} (PEAFT tables): {q['epochs']} epochs, the last kept, batch "
+                         f"{q['batch_size']}, {q['max_tokens']} tokens, train {q['train_examples'] or 'all'}; "
+                         f"{', '.join(f'{a} n={n}' for a, n in q['attack_n'].items())} on dev, AdvGLUE dev "
+                         f"{q.get('advglue_n') or 'all'}")
+            lines.append(f"           {q['note']}")
+            if q.get("estimate"):
+                lines.append(f"           time: {q['estimate']}")
+    lines.append("Tables (runs for seeds 0 1 2; sweeps use the first seed; 'all' = the RIFT tables):")
+    for name in ALL_TABLES:
         t = TABLES[name]
         runs = t.runs((0, 1, 2))
         lines.append(f"  {name:7s} {t.caption}")
-        lines.append(f"          {len(runs)} runs: {', '.join(r.name for r in runs)}")
+        lines.append(f"          {len(runs)} runs: {', '.join(r.label for r in runs)}")
     return "\n".join(lines)

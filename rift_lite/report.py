@@ -6,6 +6,9 @@ in %, with the number of seeds; the paper's columns come from :mod:`rift_lite.pa
 labelled so. A claimed ordering (RIFT above Adv-Base under attack; I(S;T|Y) above I(S;T)) is reported as a paired
 difference with a 95 % bootstrap interval that resamples both the seeds and the attacked examples
 (:func:`paired_difference`); it "holds at this scale" only when the whole interval is above zero. No torch here.
+
+The PEAFT tables (``peaft1``, ``peaft2``) put ours (MiniLM-L6 on GLUE SST-2 and RTE: AUA, ACC, AVG) beside the PEAFT
+paper's roberta-base rows; the RIFT tables only ever read runs on the protocol's own dataset (MR for ``cpu``).
 """
 from __future__ import annotations
 
@@ -15,11 +18,14 @@ import random
 from pathlib import Path
 from typing import Any, Sequence
 
-from .protocols import TABLES
+from .protocols import PEAFT_TABLE_ORDER, PROTOCOLS, TABLES
 
 ATTACKS = ("genetic", "pwws")
 LABELS = {"standard": "Standard", "adv-base": "Adv-Base", "adv-ptwd": "Adv-PTWD", "adv-mixout": "Adv-Mixout",
-          "rift": "RIFT", "rift-ist": "RIFT-I(S;T)"}
+          "rift": "RIFT", "rift-ist": "RIFT-I(S;T)", "peaft": "PEAFT", "freelb": "FreeLB"}
+DATASET_LABELS = {"sst2": "SST-2", "rte": "RTE"}
+PEAFT_PAPER_TARGET = "roberta-base"
+"""The PEAFT paper's row set beside ours: its smallest target (ours is MiniLM-L6, 22M parameters)."""
 
 
 def load_runs(results_dir, protocol: str, tiny: bool = False) -> list[dict]:
@@ -31,6 +37,11 @@ def load_runs(results_dir, protocol: str, tiny: bool = False) -> list[dict]:
         if run.get("protocol") == protocol and bool(run.get("tiny")) == tiny:
             runs.append(run)
     return runs
+
+
+def on_dataset(runs: Sequence[dict], dataset: str) -> list[dict]:
+    """Runs on ``dataset`` (a run without the field is on its protocol's dataset)."""
+    return [r for r in runs if r.get("dataset", PROTOCOLS.get(r.get("protocol"), {}).get("dataset")) == dataset]
 
 
 def select(runs: Sequence[dict], method: str, **overrides) -> list[dict]:
@@ -228,15 +239,93 @@ def render_fig4(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
     return "\n".join(lines) + "\n", {"points": points}
 
 
+def _peaft_values(runs: Sequence[dict], evaluation: str) -> dict[str, list[float]]:
+    """Per-run AUA, ACC and AVG (fractions) of ``evaluation`` (``textfooler`` or ``advglue``), in seed order."""
+    done = [r["attacks"][evaluation]["metrics"] for r in runs if evaluation in r.get("attacks", {})]
+    aua = [m["accuracy_under_attack"] for m in done]
+    acc = [m["clean_accuracy"] for m in done]
+    return {"AUA": aua, "ACC": acc, "AVG": [(a + c) / 2 for a, c in zip(aua, acc)]}
+
+
+def _render_peaft(name: str, runs: Sequence[dict], protocol: str, evaluation: str, paper_dataset) -> tuple:
+    spec = TABLES[name]
+    notes = []
+    for dataset in spec.datasets:
+        rs = on_dataset(runs, dataset)
+        note = rs[0]["protocol_config"]["note"] if rs else "no run yet"
+        notes.append(f"{DATASET_LABELS.get(dataset, dataset)}: {note}")
+    versions = sorted({r["code_version"] for r in runs})
+    target = PEAFT_PAPER_TARGET
+    lines = [f"### {spec.caption}", "",
+             f"Ours: protocol `{protocol}` -- {'; '.join(notes)}. Mean ± sample std over seeds (number of seeds in "
+             f"brackets), accuracy in %. Code version(s): {', '.join(versions) or 'none yet'}. Made by "
+             f"`python -m rift_lite reproduce {name} --protocol {protocol}`.", "",
+             f"| dataset | method | ours: AUA | ours: ACC | ours: AVG | paper ({target}): AUA | paper ({target}): ACC "
+             f"| paper ({target}): AVG |", "|---|---|---|---|---|---|---|---|"]
+    data: dict[str, Any] = {"rows": {}, "paper_target": target}
+    claims = []
+    for dataset in spec.datasets:
+        rs_all = on_dataset(runs, dataset)
+        for method in spec.methods:
+            rs = select(rs_all, method)
+            values = _peaft_values(rs, evaluation)
+            label = LABELS[method]
+            paper = [_paper(spec.paper, method=label, model=target, dataset=paper_dataset(dataset), metric=m)
+                     for m in ("AUA", "ACC", "AVG")]
+            lines.append(f"| {DATASET_LABELS.get(dataset, dataset)} | {label} | "
+                         + " | ".join([cell(values[m]) for m in ("AUA", "ACC", "AVG")] + paper) + " |")
+            data["rows"][f"{dataset}/{method}"] = {**values, "seeds": [r["seed"] for r in rs
+                                                                       if evaluation in r.get("attacks", {})]}
+        claims.append((dataset, paired_difference(select(rs_all, "peaft"), select(rs_all, "freelb"), evaluation)))
+    data["peaft_minus_freelb_aua"] = {d: c for d, c in claims}
+    return lines, data, claims
+
+
+def render_peaft1(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    lines, data, claims = _render_peaft("peaft1", runs, protocol, "textfooler", lambda d: d)
+    lines += ["", f"AUA: accuracy under our TextFooler-style attack (greedy deletion importance over the counter-fitted "
+              "neighbours, stop words kept; no sentence encoder or POS check offline; RTE: the hypothesis only); ACC: "
+              "clean accuracy on the same dev examples; AVG = (AUA + ACC) / 2. The dev split is the test set (GLUE's "
+              "test labels are not public, as in PEAFT), so no run is selected on it: a fixed number of epochs, the "
+              "last kept. Paper columns: PEAFT Table 1, roberta-base rows (the paper also reports larger targets, and "
+              "ROSE, not run here); the paper has no Standard or RIFT row. Our hyper-parameters for PEAFT are ours "
+              "(the paper gives none); FreeLB's are its official GLUE scripts'.", "",
+              "The paper's claim, PEAFT above FreeLB under attack (AUA):"]
+    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c) for d, c in claims]
+    return "\n".join(lines) + "\n", data
+
+
+def render_peaft2(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
+    lines, data, claims = _render_peaft("peaft2", runs, protocol, "advglue", lambda d: f"advglue-{d}")
+    sizes = []
+    for dataset in TABLES["peaft2"].datasets:
+        done = [r["attacks"]["advglue"]["metrics"] for r in on_dataset(runs, dataset)
+                if "advglue" in r.get("attacks", {})]
+        if done and "n" in done[0] and "n_clean" in done[0]:
+            sizes.append(f"{DATASET_LABELS.get(dataset, dataset)} {done[0]['n']} AdvGLUE / {done[0]['n_clean']} "
+                         "GLUE dev")
+    lines += ["", "AUA: accuracy on AdvGLUE's dev examples of the task (fixed adversarial texts, no search; label ids "
+              "inferred from AdvGLUE's evaluator, and a misspelt word maps to its first WordPiece under our "
+              "one-token-per-word tokenisation); ACC: clean accuracy on the GLUE dev split; AVG = (AUA + ACC) / 2"
+              + (f"; examples: {', '.join(sizes)}" if sizes else "") + ". The same checkpoints as the Table 1 "
+              "analogue. Paper columns: PEAFT Table 2, roberta-base rows; no Standard or RIFT row there.", "",
+              "The paper's claim, PEAFT above FreeLB on AdvGLUE (AUA):"]
+    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c) for d, c in claims]
+    return "\n".join(lines) + "\n", data
+
+
 RENDERERS = {"table1": render_table1, "table3": render_table3, "table4": render_table4, "fig2": render_fig2,
-             "fig4": render_fig4}
+             "fig4": render_fig4, "peaft1": render_peaft1, "peaft2": render_peaft2}
 
 
 def render_tables(tables: Sequence[str], protocol: str, results_dir, tiny: bool = False) -> list[Path]:
-    """Write ``<results-dir>/<table>/table.md`` and ``table.json`` for each table; returns the Markdown paths."""
-    runs = load_runs(results_dir, protocol, tiny)
+    """Write ``<results-dir>/<table>/table.md`` and ``table.json`` for each table; returns the Markdown paths.
+
+    The RIFT tables read the runs on the protocol's own dataset only, the PEAFT tables the runs on theirs."""
+    every_run = load_runs(results_dir, protocol, tiny)
     written = []
     for name in tables:
+        runs = every_run if name in PEAFT_TABLE_ORDER else on_dataset(every_run, PROTOCOLS[protocol]["dataset"])
         markdown, data = RENDERERS[name](runs, protocol)
         folder = Path(results_dir) / (name if not tiny else f"{name}-tiny")
         folder.mkdir(parents=True, exist_ok=True)
@@ -298,8 +387,8 @@ def _benchmark_section(results_dir) -> list[str]:
 
 
 def readme_section(results_dir, protocol: str = "cpu") -> str:
-    """The README's "Measured so far" body, rendered from the committed results files only."""
-    runs = load_runs(results_dir, protocol)
+    """The README's "Measured so far" body, rendered from the committed results files only (the RIFT runs)."""
+    runs = on_dataset(load_runs(results_dir, protocol), PROTOCOLS[protocol]["dataset"])
     lines = [README_BEGIN, ""]
     if runs:
         done = ", ".join(r["run"] for r in runs)

@@ -14,6 +14,11 @@
 Runs whose results file exists are skipped, so the command can be run a few hours at a time; shared runs (RIFT seed
 0 is in Tables 1, 3 and 4) are trained once. At the end the tables are rendered (:mod:`rift_lite.report`) into
 ``<results-dir>/<table>/table.md`` beside the paper's numbers. ``--list`` prints the protocols and tables.
+
+The PEAFT tables (``reproduce peaft1 peaft2 --protocol cpu``) run the same way on GLUE SST-2 and RTE (a run's own
+dataset, ``cpu-sst2-peaft-seed0``): training keeps the last of a fixed number of epochs (the dev split is the test
+set), ``textfooler`` attacks the dev examples (PEAFT's AUA / ACC / AVG, :func:`rift_lite.evaluate.aua_acc_avg`), and
+the ``advglue`` evaluation (:func:`advglue_run`) measures the same checkpoint on AdvGLUE dev and on the clean dev set.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .protocols import PROTOCOLS, TABLE_ORDER, TABLES, TINY, RunSpec, campaign, describe
+from .protocols import ALL_TABLES, PROTOCOLS, TABLE_ORDER, TABLES, TINY, RunSpec, campaign, describe
 from .provenance import git_describe, write_json_atomic
 
 RESULTS_DIR = Path("book") / "results"
@@ -35,10 +40,18 @@ OUTCOME_CODES = {"robust": "r", "success": "f", "skipped": "x"}
 """Per-example outcome letters: r = correct before and after the attack, f = flipped by it, x = wrong already."""
 
 
-def protocol_sizes(protocol: str, tiny: bool = False) -> dict[str, Any]:
+def protocol_sizes(protocol: str, tiny: bool = False, dataset: str | None = None) -> dict[str, Any]:
+    """The sizes of a run of ``protocol`` on ``dataset`` (None: the protocol's own), shrunk by :data:`TINY`."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"--protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}")
     sizes = dict(PROTOCOLS[protocol])
+    per_dataset = sizes.pop("datasets", {})
+    if dataset is not None and dataset != sizes["dataset"]:
+        if dataset not in per_dataset:
+            having = [p for p, v in PROTOCOLS.items() if dataset in v.get("datasets", {})]
+            raise ValueError(f"protocol {protocol} has no sizes for {dataset} (protocols with them: "
+                             f"{', '.join(having) or 'none'})")
+        sizes.update(per_dataset[dataset], dataset=dataset)
     if tiny:
         sizes.update(TINY)
     return sizes
@@ -75,22 +88,67 @@ def attack_run(checkpoint: Path, attack_name: str, sizes: dict, out: Path, *, da
     from .models import load_classifier
     from .substitutions import SubstitutionSet
 
+    if attack_name == "advglue":
+        return advglue_run(checkpoint, sizes, data_dir=data_dir, device=device)
     model, tokenizer = load_classifier(checkpoint)
     victim = ClassifierVictim(model, tokenizer, batch_size=64, device=torch.device(device),
                               max_tokens=tokenizer.max_tokens)
     options = {"pop_size": sizes["pop_size"], "iterations": sizes["iterations"]} if attack_name == "genetic" else {}
     attack = build_attack(attack_name, SubstitutionSet.load(data_dir), None, 0, **options)
-    examples = sample_examples(data.load(sizes["dataset"], "test", data_dir), sizes["attack_n"][attack_name], 0)
+    split = sizes.get("eval_split", "test")
+    examples = sample_examples(data.load(sizes["dataset"], split, data_dir), sizes["attack_n"][attack_name], 0)
     summary = evaluate_attack(victim, attack, examples, out, resume=True, progress=progress)
     records = {r["id"]: r for r in read_records(out / "records.jsonl")}
     ids = sorted(ex.id for ex in examples)
     outcomes = "".join(OUTCOME_CODES["skipped"] if records[i]["clean_pred"] != records[i]["label"] else
                        OUTCOME_CODES["robust"] if records[i]["adv_pred"] == records[i]["label"] else
                        OUTCOME_CODES["success"] for i in ids)
-    return {"metrics": summary["metrics"], "attack_config": summary["attack_config"],
-            "constraints": summary["constraints"], "n": len(examples), "example_seed": 0,
-            "ids_sha1": hashlib.sha1("\n".join(ids).encode()).hexdigest(), "outcomes": outcomes,
-            "wall_time_s": summary["metrics"]["attack_time_s"]}
+    result = {"metrics": summary["metrics"], "attack_config": summary["attack_config"],
+              "constraints": summary["constraints"], "n": len(examples), "example_seed": 0,
+              "ids_sha1": hashlib.sha1("\n".join(ids).encode()).hexdigest(), "outcomes": outcomes,
+              "wall_time_s": summary["metrics"]["attack_time_s"]}
+    if split != "test":  # PEAFT's metrics, on the same examples (ACC = clean accuracy on them)
+        from .evaluate import aua_acc_avg
+
+        result.update(split=split, peaft_metrics=aua_acc_avg([records[i] for i in ids]))
+    return result
+
+
+def advglue_run(checkpoint: Path, sizes: dict, *, data_dir=None, device="cpu") -> dict:
+    """PEAFT Table 2's evaluation of one checkpoint: AUA = accuracy on AdvGLUE's dev examples of the run's task
+    (``advglue-<dataset>``, fixed adversarial texts: no search), ACC = clean accuracy on the task's dev split.
+
+    Per-example outcomes (``r`` correct, ``f`` wrong; sorted ids) for both sets, so runs can be compared paired.
+    """
+    import torch
+
+    from . import data
+    from .attacks import ClassifierVictim
+    from .evaluate import aua_acc_avg, sample_examples
+    from .models import load_classifier
+
+    started = time.perf_counter()
+    model, tokenizer = load_classifier(checkpoint)
+    victim = ClassifierVictim(model, tokenizer, batch_size=64, device=torch.device(device),
+                              max_tokens=tokenizer.max_tokens)
+    name, split = sizes["dataset"], sizes.get("eval_split", "dev")
+    sets = {"adversarial": sample_examples(data.load(f"advglue-{name}", "dev", data_dir), sizes.get("advglue_n", 0)),
+            "clean": sample_examples(data.load(name, split, data_dir), sizes.get("clean_n", 0))}
+    parts = {}
+    for key, examples in sets.items():
+        examples = sorted(examples, key=lambda ex: ex.id)
+        preds = victim.predict_proba(examples).argmax(-1).tolist()
+        outcomes = "".join("r" if p == ex.label else "f" for p, ex in zip(preds, examples))
+        parts[key] = {"n": len(examples), "accuracy": outcomes.count("r") / len(examples), "outcomes": outcomes,
+                      "ids_sha1": hashlib.sha1("\n".join(ex.id for ex in examples).encode()).hexdigest()}
+    adv, clean = parts["adversarial"], parts["clean"]
+    wall = round(time.perf_counter() - started, 3)
+    return {"metrics": {"accuracy_under_attack": adv["accuracy"], "clean_accuracy": clean["accuracy"],
+                        "n": adv["n"], "n_clean": clean["n"]},
+            "peaft_metrics": aua_acc_avg(aua=adv["accuracy"], acc=clean["accuracy"]),
+            "evaluation": f"AdvGLUE dev (advglue-{name}, {adv['n']} examples) and clean {name} {split} "
+                          f"({clean['n']} examples); no search", "split": split, "n": adv["n"],
+            "ids_sha1": adv["ids_sha1"], "outcomes": adv["outcomes"], "clean": clean, "wall_time_s": wall}
 
 
 def _complete(path: Path) -> bool:
@@ -113,7 +171,7 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
     from .models import device_summary
     from .train import train
 
-    sizes = protocol_sizes(protocol, tiny)
+    sizes = protocol_sizes(protocol, tiny, spec.dataset)
     name = run_name(spec, protocol, sizes)
     path = Path(results_dir) / "runs" / f"{name}.json"
     if _complete(path):
@@ -128,8 +186,8 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
     result = {
         "run": name, "protocol": protocol, "tiny": tiny, "protocol_config": sizes, "method": spec.method,
         "seed": spec.seed, "overrides": dict(spec.overrides), "dataset": sizes["dataset"], "model": cfg.model,
-        "tables": [t for t in TABLE_ORDER if any(r.method == spec.method and r.overrides == spec.overrides
-                                                 for r in TABLES[t].runs((spec.seed,)))],
+        "tables": [t for t in ALL_TABLES if any(r.method == spec.method and r.overrides == spec.overrides
+                                                and r.dataset == spec.dataset for r in TABLES[t].runs((spec.seed,)))],
         "train": {k: trained[k] for k in keep}, "attacks": {},
         "code_version": git_describe(), "hardware": {**device_summary(), "device": device_used},
         "command": f"python -m rift_lite reproduce TABLE --protocol {protocol} --seeds {spec.seed}"
@@ -154,11 +212,12 @@ def reproduce(tables: list[str], protocol: str, seeds: tuple[int, ...] = (0, 1, 
     """Every run of ``tables`` (seed-major, each once), then the tables; ``max_runs`` stops after that many new runs."""
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown table {unknown[0]!r}; choose from {', '.join(TABLE_ORDER)} or 'all'")
+        raise ValueError(f"unknown table {unknown[0]!r}; choose from {', '.join(ALL_TABLES)} or 'all'")
     if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
         raise ValueError(f"--seeds: distinct integers >= 0, got {list(seeds)}")
-    protocol_sizes(protocol, tiny)
     specs = campaign(tables, tuple(seeds))
+    for dataset in dict.fromkeys(spec.dataset for spec in specs):  # every run's sizes exist before any trains
+        protocol_sizes(protocol, tiny, dataset)
     paths, new = [], 0
     for i, spec in enumerate(specs, 1):
         if max_runs is not None and new >= max_runs:
@@ -168,7 +227,7 @@ def reproduce(tables: list[str], protocol: str, seeds: tuple[int, ...] = (0, 1, 
                             data_dir=data_dir, device=device, progress=progress)
         new += ran
         paths.append(path)
-        print(f"[{i}/{len(specs)}] {spec.name}: {'done' if ran else 'already done'} "
+        print(f"[{i}/{len(specs)}] {spec.label}: {'done' if ran else 'already done'} "
               f"({time.time() - t0:.0f} s) -> {path}", file=sys.stderr, flush=True)
     if render:
         from .report import render_tables
@@ -184,7 +243,7 @@ def reproduce(tables: list[str], protocol: str, seeds: tuple[int, ...] = (0, 1, 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rift_lite reproduce``."""
     parser.add_argument("tables", nargs="*", metavar="TABLE",
-                        help=f"{', '.join(TABLE_ORDER)} or all (several allowed)")
+                        help=f"{', '.join(ALL_TABLES)}, or all (= {', '.join(TABLE_ORDER)}); several allowed")
     parser.add_argument("--list", action="store_true", help="print the protocols and tables, run nothing")
     parser.add_argument("--protocol", default="cpu", help=f"{', '.join(PROTOCOLS)} (default cpu)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -205,7 +264,7 @@ def run_cli(args: argparse.Namespace) -> int:
         print(describe())
         return 0
     if not args.tables:
-        print("error: name a TABLE (" + ", ".join(TABLE_ORDER) + ", or all), or use --list", file=sys.stderr)
+        print("error: name a TABLE (" + ", ".join(ALL_TABLES) + ", or all), or use --list", file=sys.stderr)
         return 2
     tables = list(TABLE_ORDER) if args.tables == ["all"] else args.tables
     if args.max_runs is not None and args.max_runs < 0:

@@ -1,5 +1,7 @@
 """Model selection on a dev split: a run keeps the epoch with the best dev accuracy under the ASCC attack (or the
-best clean accuracy, ``select_on='clean'``), never looking at the test set.
+best clean accuracy, ``select_on='clean'``), never looking at the test set. ``select_on='last'`` keeps the last epoch
+of a fixed number of epochs and never evaluates on the dev split (for tasks whose dev split *is* the test set, as
+GLUE's in PEAFT's tables; the trainer then skips the dev evaluation altogether).
 
 The paper says "early stopping according to best robust accuracy"; the official code measured that robust accuracy on
 the *test* set. :func:`evaluate` measures it on held-out dev examples: the ASCC adversary with the cross-entropy
@@ -58,7 +60,10 @@ def evaluate(model, examples, tokenizer, substitutions=None, *, batch_size: int 
 
 def improved_best(best: dict | None, epoch: int, dev: dict, select_on: str) -> dict | None:
     """The new best-epoch record when epoch ``epoch`` (1-based) with dev accuracies ``dev`` beats ``best`` (strictly;
-    the first epoch always does), else None."""
+    the first epoch always does), else None. ``select_on='last'``: every epoch replaces the previous one (no score)."""
+    if select_on == "last":
+        return {"epoch": epoch, "score": None, "select_on": "last", "dev_clean_acc": dev.get("clean_acc"),
+                "dev_robust_acc": dev.get("robust_acc")}
     score = dev["robust_acc"] if select_on == "robust" else dev["clean_acc"]
     if best is not None and not score > best["score"]:
         return None

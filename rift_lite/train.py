@@ -14,6 +14,8 @@ paper and the official code:
   steps. bf16 autocast on CUDA.
 * **Model selection on a dev split** (:mod:`rift_lite.selection`), by robust accuracy under the ASCC attack
   (``select_on='clean'`` for clean accuracy); the official code selected on the *test* set, we never look at it.
+  ``select_on='last'`` keeps the last of a fixed number of epochs and skips the dev evaluation (no dev example is
+  looked at: for GLUE tasks, whose dev split serves as the test set).
 * **Checkpoints and resume** (:mod:`rift_lite.checkpoints`): the full training state at the end of every epoch (and
   every ``checkpoint_every_steps`` steps if set), written atomically; a run started again with the same ``out``
   resumes from the newest one and ends with the same numbers as an uninterrupted run. The best model is saved in
@@ -156,9 +158,10 @@ def _start(config: TrainConfig) -> _Run:
     torch.manual_seed(cfg.seed)
     task, train_all, dev_all = run_splits(cfg)
     train_set = balanced_subset(train_all, cfg.train_examples, task.num_labels, cfg.seed)
-    dev_set = dev_subset(dev_all, cfg.dev_examples, cfg.seed)
+    last = cfg.select_on == "last"  # a fixed number of epochs: the dev split is never looked at
+    dev_set = [] if last else dev_subset(dev_all, cfg.dev_examples, cfg.seed)
     adversarial = cfg.method in ADVERSARIAL  # needs ASCC candidates (peaft / freelb perturb embeddings instead)
-    substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or cfg.dev_attack_steps else None
+    substitutions = SubstitutionSet.load(cfg.data_dir) if adversarial or (cfg.dev_attack_steps and not last) else None
     model, tokenizer = build_model(cfg.model, task.num_labels, cfg.num_hidden_layers, cfg.max_tokens, cfg.seed,
                                    cfg.pooling)
     cfg.pooling = model.pooling  # 'auto' resolved: every results file records the pooling actually used
@@ -347,9 +350,12 @@ def _end_of_epoch(run: _Run, epoch: int) -> None:
     cfg, state = run.cfg, run.state
     means = {k: v / max(state["count"], 1) for k, v in state["sums"].items()}
     means = distributed.all_reduce_mean(means, run.device if run.device.type == "cuda" else None)
-    dev = evaluate(run.objective.model, run.dev_set, run.tokenizer, run.substitutions, batch_size=cfg.eval_batch_size,
-                   max_tokens=cfg.max_tokens, attack_steps=cfg.dev_attack_steps, device=run.device,
-                   precision=cfg.precision)
+    if cfg.select_on == "last":  # no dev evaluation: nothing about the dev split can steer the run
+        dev = {"clean_acc": None, "robust_acc": None, "n": 0}
+    else:
+        dev = evaluate(run.objective.model, run.dev_set, run.tokenizer, run.substitutions,
+                       batch_size=cfg.eval_batch_size, max_tokens=cfg.max_tokens, attack_steps=cfg.dev_attack_steps,
+                       device=run.device, precision=cfg.precision)
     row = {"epoch": epoch + 1, "step": state["global_step"], "lr": run.scheduler.get_last_lr()[0],
            "dev_clean_acc": dev["clean_acc"], "dev_robust_acc": dev["robust_acc"], "dev_n": dev["n"],
            "rel_l2_distance": run.objective.relative_distance(), **{f"train_{k}": means.get(k) for k in LOSS_KEYS},
@@ -385,7 +391,9 @@ def _finish(run: _Run) -> dict:
         "history": state["history"], "trace": state["trace"], "best_checkpoint": str(run.out / "best"),
         "paper_hparams_note": ("beta/alpha/lambda default to the paper's IMDB values for MR/SST-2 and single-sentence "
                                "tasks, SNLI values for pair tasks (the paper gives no others)"),
-        "model_selection": f"dev split ({cfg.dataset} dev), {cfg.select_on} accuracy; never the test set",
+        "model_selection": (f"the last epoch of {cfg.epochs} (fixed); no dev evaluation during training"
+                            if cfg.select_on == "last" else
+                            f"dev split ({cfg.dataset} dev), {cfg.select_on} accuracy; never the test set"),
     }
     if run.main:
         write_json_atomic(run.out / "results.json", results)

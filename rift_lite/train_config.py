@@ -170,8 +170,8 @@ def _check_fields(c: TrainConfig, C: int, world_size: int) -> None:
                    else "num_hidden_layers", ">= 0 (0 = all)", -1)
     if not isinstance(c.length_buckets, int) or c.length_buckets < 0:
         raise _err("length_buckets", "an integer >= 0 (0 = random batches)", c.length_buckets)
-    if c.select_on not in ("robust", "clean"):
-        raise _err("select_on", "'robust' or 'clean'", c.select_on)
+    if c.select_on not in ("robust", "clean", "last"):
+        raise _err("select_on", "'robust', 'clean' or 'last' (the last epoch; no dev evaluation)", c.select_on)
     if c.select_on == "robust" and c.dev_attack_steps == 0:
         raise _err("dev_attack_steps", ">= 1 when select_on='robust'", c.dev_attack_steps)
     if c.precision not in ("auto", "fp32", "bf16"):

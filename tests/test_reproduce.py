@@ -169,3 +169,113 @@ def test_results_file_lands_in_pieces(tmp_path, data_dir, monkeypatch):
     assert done["complete"] is True and sorted(done["attacks"]) == ["genetic", "pwws"]
     assert done["attacks"]["pwws"] == partial["attacks"]["pwws"]
     assert rep.run_one(spec, "cpu", **kwargs) == (path, False)
+
+
+# ---------------------------------------------------------------------------------------------- the PEAFT tables
+
+
+def test_peaft_tables_runs_have_their_own_dataset_and_rift_names_do_not_change():
+    from rift_lite.protocols import RunSpec
+    from rift_lite.reproduce import protocol_sizes, run_name
+
+    runs = campaign(["peaft1", "peaft2"], (0,))
+    assert [r.label for r in runs] == [f"{d}-{m}-seed0" for d in ("sst2", "rte")
+                                       for m in ("peaft", "freelb", "standard", "rift")]
+    assert all(r.attacks == ("textfooler", "advglue") for r in runs)  # the same checkpoints serve both tables
+    sst2 = protocol_sizes("cpu", dataset="sst2")
+    assert run_name(runs[0], "cpu", sst2) == "cpu-sst2-peaft-seed0"
+    assert sst2["select_on"] == "last" and sst2["eval_split"] == "dev" and sst2["max_tokens"] == 64
+    assert protocol_sizes("cpu", dataset="rte")["max_tokens"] == 128 and "datasets" not in sst2
+    assert run_name(RunSpec("rift"), "cpu", protocol_sizes("cpu")) == "cpu-mr-rift-seed0"
+    assert protocol_sizes("cpu", dataset="mr") == protocol_sizes("cpu")
+    with pytest.raises(ValueError, match="no sizes for sst2"):
+        protocol_sizes("gpu", dataset="sst2")
+    assert {r.dataset for r in campaign(["table1", "table3", "table4", "fig2", "fig4"], (0,))} == {None}
+
+
+def test_select_on_last_keeps_every_epoch_without_a_score():
+    from rift_lite.selection import improved_best
+    from rift_lite.train_config import TrainConfig, resolve_config
+
+    first = improved_best(None, 1, {"clean_acc": None, "robust_acc": None}, "last")
+    assert first["epoch"] == 1 and first["score"] is None
+    assert improved_best(first, 2, {"clean_acc": None, "robust_acc": None}, "last")["epoch"] == 2
+    assert improved_best({"score": 0.9}, 2, {"clean_acc": 0.5, "robust_acc": 0.1}, "robust") is None  # default kept
+    cfg = resolve_config(TrainConfig(method="standard", model="tiny-random", select_on="last", dev_attack_steps=0))
+    assert cfg.select_on == "last"
+    with pytest.raises(ValueError, match="select_on"):
+        resolve_config(TrainConfig(method="standard", model="tiny-random", select_on="best"))
+
+
+def _fake_peaft_run(method, dataset, seed, aua, acc, evaluation="textfooler"):
+    outcomes = "r" * round(10 * aua) + "f" * (10 - round(10 * aua))
+    return {"run": f"cpu-{dataset}-{method}-seed{seed}", "protocol": "cpu", "tiny": False, "dataset": dataset,
+            "method": method, "seed": seed, "overrides": {}, "code_version": "abc",
+            "protocol_config": {"note": f"{dataset} test"},
+            "attacks": {evaluation: {"ids_sha1": "x", "outcomes": outcomes,
+                                     "metrics": {"accuracy_under_attack": aua, "clean_accuracy": acc}}}}
+
+
+def test_render_peaft_tables_beside_the_paper_and_apart_from_the_rift_tables(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    runs = [_fake_peaft_run("peaft", "sst2", 0, 0.5, 0.9), _fake_peaft_run("peaft", "sst2", 1, 0.3, 0.7),
+            _fake_peaft_run("freelb", "sst2", 0, 0.1, 0.9), _fake_peaft_run("standard", "sst2", 0, 0.0, 0.8),
+            _fake_peaft_run("peaft", "rte", 0, 0.4, 0.6, "advglue")]
+    runs[-1]["attacks"]["advglue"]["metrics"].update(n=81, n_clean=277)
+    for run in runs:
+        (folder / f"{run['run']}.json").write_text(json.dumps(run))
+    md = render_tables(["peaft1"], "cpu", tmp_path)[0].read_text()
+    assert "paper (roberta-base): AUA" in md and "sst2 test" in md
+    assert "| SST-2 | PEAFT | 40.0 ± 14.1 (2) | 80.0 ± 14.1 (2) | 60.0 ± 14.1 (2) | 48.0 | 93.8 | 70.9 |" in md
+    assert "| SST-2 | Standard | 0.0 (1) | 80.0 (1) | 40.0 (1) | -- | -- | -- |" in md  # no such row in the paper
+    assert "| RTE | PEAFT | -- | -- | -- | 49.5 | 68.5 | 59.0 |" in md  # its run has the AdvGLUE evaluation only
+    assert "PEAFT − FreeLB, SST-2, textfooler: +40.0 points" in md
+    md2 = render_tables(["peaft2"], "cpu", tmp_path)[0].read_text()
+    assert "| RTE | PEAFT | 40.0 (1) | 60.0 (1) | 50.0 (1) | 48.2 | 68.5 | 58.4 |" in md2
+    assert "examples: RTE 81 AdvGLUE / 277 GLUE dev" in md2
+    rift = render_tables(["table1"], "cpu", tmp_path)[0].read_text()
+    assert "| Standard | -- | -- | -- |" in rift  # the SST-2 Standard run never enters a RIFT (MR) table
+
+
+@pytest.mark.slow
+def test_tiny_peaft_tables_end_to_end_with_provenance(tmp_path, data_dir, monkeypatch):
+    """`reproduce peaft1 peaft2 --tiny`: eight runs (4 methods x SST-2 / RTE), trained a fixed number of epochs
+    without ever evaluating on dev, attacked by TextFooler on dev, evaluated on AdvGLUE; both tables rendered."""
+    from rift_lite import train as train_module
+    from rift_lite.reproduce import reproduce
+
+    def no_dev_evaluation(*args, **kwargs):
+        raise AssertionError("select_on='last' must not evaluate on the dev split")
+
+    monkeypatch.setattr(train_module, "evaluate", no_dev_evaluation)
+    kwargs = dict(tiny=True, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", data_dir=str(data_dir))
+    paths = reproduce(["peaft1", "peaft2"], "cpu", (0,), **kwargs)
+    assert [p.name for p in paths] == [f"cpu-tiny-{d}-{m}-seed0.json" for d in ("sst2", "rte")
+                                       for m in ("peaft", "freelb", "standard", "rift")]
+    for path in paths:
+        run = json.loads(path.read_text())
+        for key in ("protocol", "protocol_config", "code_version", "hardware", "wall_time_s", "seed", "command",
+                    "dataset", "model"):
+            assert key in run
+        assert run["complete"] and run["tables"] == ["peaft1", "peaft2"]
+        assert run["dataset"] in ("sst2", "rte") and run["protocol_config"]["eval_split"] == "dev"
+        assert run["train"]["model_selection"].startswith("the last epoch") and run["train"]["n_dev"] == 0
+        assert run["train"]["best"]["select_on"] == "last" and run["train"]["best"]["epoch"] == TINY["epochs"]
+        tf, ag = run["attacks"]["textfooler"], run["attacks"]["advglue"]
+        assert len(tf["outcomes"]) == tf["n"] == TINY["attack_n"]["textfooler"] and tf["split"] == "dev"
+        m = tf["peaft_metrics"]
+        assert m["AUA"] == pytest.approx(100 * tf["metrics"]["accuracy_under_attack"])
+        assert m["ACC"] == pytest.approx(100 * tf["metrics"]["clean_accuracy"])
+        assert m["AVG"] == pytest.approx((m["AUA"] + m["ACC"]) / 2)
+        assert ag["n"] == len(ag["outcomes"]) == TINY["advglue_n"] and ag["clean"]["n"] == TINY["clean_n"]
+        assert ag["metrics"]["accuracy_under_attack"] == ag["outcomes"].count("r") / ag["n"]
+        assert ag["peaft_metrics"]["AVG"] == pytest.approx((ag["peaft_metrics"]["AUA"] + ag["peaft_metrics"]["ACC"]) / 2)
+    peaft = json.loads(paths[0].read_text())
+    assert peaft["train"]["config"]["extra"]["prompt_tokens"] == 20 and peaft["train"]["history"][-1]["dev_n"] == 0
+    table1 = (tmp_path / "results" / "peaft1-tiny" / "table-cpu.md").read_text()
+    assert "| SST-2 | PEAFT |" in table1 and "| 48.0 | 93.8 | 70.9 |" in table1  # the paper's roberta-base row
+    table2 = (tmp_path / "results" / "peaft2-tiny" / "table-cpu.md").read_text()
+    assert "| RTE | FreeLB |" in table2 and "| 64.2 | 58.1 | 61.1 |" in table2
+    mtime = paths[0].stat().st_mtime
+    assert reproduce(["peaft2"], "cpu", (0,), **kwargs) == paths and paths[0].stat().st_mtime == mtime
