@@ -271,7 +271,8 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"error: --max-runs must be >= 0, got {args.max_runs}", file=sys.stderr)
         return 2
     if args.render_only or args.render_readme:
-        from .report import render_tables, update_readme
+        from .report import render_tables
+        from .report_readme import update_readme
 
         for written in render_tables(tables, args.protocol, args.results_dir, tiny=args.tiny):
             print(f"table -> {written}")

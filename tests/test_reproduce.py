@@ -133,7 +133,7 @@ def test_readme_measured_section_is_the_rendering_of_the_results_files():
     """The README's numbers come from book/results only: re-render with `reproduce all --render-readme`."""
     from pathlib import Path
 
-    from rift_lite.report import README_BEGIN, README_END, readme_section
+    from rift_lite.report_readme import README_BEGIN, README_END, readme_section
 
     repo = Path(__file__).resolve().parents[1]
     text = (repo / "README.md").read_text()
