@@ -5,14 +5,14 @@ Runs (MR, MiniLM-L6, same seed, same class-balanced training subset and batches)
 * ``base``     -- RIFT, mean pooling (MiniLM's pre-training), eval-mode ASCC target (the official code);
 * ``cls``      -- the same with ``pooling='cls'`` (what the library did before: MiniLM's [CLS] vector);
 * ``shared``   -- the same with ``shared_reference=True`` (the train-mode clean softmax as the ASCC target);
-* ``alpha1``   -- alpha = 1 instead of 0.1;
+* ``alpha03``, ``alpha1`` -- alpha = 0.3 or 1 instead of 0.1;
 * ``advbase``  -- Adv-Base (alpha = 0), for reference.
 
 Every run traces, every ``--trace-every`` steps, the relative L2 distance, the InfoNCE estimate of I(S;T|Y) and the
 gradient norm of each weighted loss term w.r.t. the encoder. Results: one small JSON per run in ``--results`` and a
 Markdown table on stdout. Usage::
 
-    python benchmarks/diagnose_rift.py --runs base cls shared alpha1 advbase
+    python benchmarks/diagnose_rift.py --runs base cls shared alpha03 alpha1 advbase
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ RUNS = {
     "base": {"method": "rift"},
     "cls": {"method": "rift", "pooling": "cls"},
     "shared": {"method": "rift", "shared_reference": True},
+    "alpha03": {"method": "rift", "alpha": 0.3},
     "alpha1": {"method": "rift", "alpha": 1.0},
     "advbase": {"method": "adv-base"},
 }
