@@ -11,7 +11,16 @@ def select_device(name: str) -> torch.device:
     """``'auto'``: CUDA when available, else the CPU; otherwise the named device (``'cpu'``, ``'cuda:1'``)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"--device must be 'auto', 'cpu' or 'cuda[:N]'; got {name!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device is available here (torch.cuda.is_available() is False); "
+                         "use --device cpu, or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
 
 
 def autocast(device: torch.device, precision: str):

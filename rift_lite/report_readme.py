@@ -25,7 +25,7 @@ def _diagnosis_section(results_dir) -> list[str]:
     lines = ["#### Diagnosis: short RIFT runs that differ in one thing each", "",
              f"MR, MiniLM-L6, {runs[0]['n_train']} training sentences, {runs[0]['config']['epochs']} epoch(s), seed "
              f"{runs[0]['config']['seed']}, dev {runs[0]['n_dev']} sentences (ASCC, 10 steps); code "
-             f"{', '.join(sorted({r['code_version'] for r in runs}))}; made by `python benchmarks/diagnose_rift.py`.",
+             f"{', '.join(sorted({r['code_version'] for r in runs}))}; made by `.venv/bin/python benchmarks/diagnose_rift.py` (all runs; `--runs` and `--seed`/`--epochs` pick some).",
              "", "| run | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T\\|Y) estimate at the end "
              "(nats) | mean gradient norm: CE / beta KL / alpha info |", "|---|---|---|---|---|---|---|---|"]
     for r in runs:
@@ -50,7 +50,8 @@ def _benchmark_section(results_dir) -> list[str]:
     lines = ["#### Benchmarks", ""]
     for path in files:
         b = json.loads(path.read_text())
-        lines += [f"`{b['command']}` ({b.get('what', '')}; {b['device']}, code {b['code_version']}):", ""]
+        command = b["command"].replace("python benchmarks/", ".venv/bin/python benchmarks/", 1)
+        lines += [f"`{command}` ({b.get('what', '')}; {b['device']}, code {b['code_version']}):", ""]
         rows = b.get("rows", [])
         if rows:
             keys = [k for k in rows[0] if k != "attack" and k != "name"]

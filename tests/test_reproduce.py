@@ -279,3 +279,14 @@ def test_tiny_peaft_tables_end_to_end_with_provenance(tmp_path, data_dir, monkey
     assert "| RTE | FreeLB |" in table2 and "| 64.2 | 58.1 | 61.1 |" in table2
     mtime = paths[0].stat().st_mtime
     assert reproduce(["peaft2"], "cpu", (0,), **kwargs) == paths and paths[0].stat().st_mtime == mtime
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_asked_for_without_cuda_is_one_error_line(tmp_path):
+    for argv in (["reproduce", "table1", "--tiny", "--device", "cuda", "--results-dir", str(tmp_path / "r"),
+                  "--runs-dir", str(tmp_path / "runs")],
+                 ["train", "--profile", "smoke", "--device", "cuda", "--out", str(tmp_path / "t")]):
+        res = subprocess.run([sys.executable, "-m", "rift_lite", *argv], capture_output=True, text=True)
+        assert res.returncode == 2, res.stderr[-500:]
+        assert res.stderr.strip().splitlines()[-1].startswith("error: --device cuda: no CUDA device")
+    assert not (tmp_path / "t").exists()
