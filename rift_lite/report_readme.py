@@ -23,12 +23,15 @@ def _diagnosis_section(results_dir) -> list[str]:
     if not runs:
         return []
     lines = ["#### Diagnosis: short RIFT runs that differ in one thing each", "",
-             f"MR, MiniLM-L6, {runs[0]['n_train']} training sentences, {runs[0]['config']['epochs']} epoch(s), seed "
-             f"{runs[0]['config']['seed']}, dev {runs[0]['n_dev']} sentences (ASCC, 10 steps); code "
-             f"{', '.join(sorted({r['code_version'] for r in runs}))}; made by `.venv/bin/python benchmarks/diagnose_rift.py` (all runs; `--runs` and `--seed`/`--epochs` pick some).",
-             "", "| run | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T\\|Y) estimate at the end "
-             "(nats) | mean gradient norm: CE / beta KL / alpha info |", "|---|---|---|---|---|---|---|---|"]
-    for r in runs:
+             f"MR, MiniLM-L6, a class-balanced {runs[0]['n_train']}-sentence training subset, dev "
+             f"{runs[0]['n_dev']} sentences (accuracy under ASCC, 10 steps), length-bucketed batches, the seeds and "
+             f"epochs in the table; code {', '.join(sorted({r['code_version'] for r in runs}))}; made by "
+             "`.venv/bin/python benchmarks/diagnose_rift.py` (all runs; `--runs`, `--seed` and `--epochs` pick some). "
+             "Chapter 04 reads these runs and says what they show.",
+             "", "| run | seed | epochs | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T\\|Y) "
+             "estimate at the end (nats) | mean gradient norm: CE / beta KL / alpha info |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(runs, key=lambda r: (r["diagnosis_run"], r["config"]["epochs"], r["config"]["seed"])):
         c, final, trace = r["config"], r["history"][-1], r["trace"]
 
         def mean(key):
@@ -36,7 +39,8 @@ def _diagnosis_section(results_dir) -> list[str]:
             return f"{sum(values) / len(values):.3f}" if values else "--"
 
         mi = trace[-1].get("train_mi") if trace else None
-        lines.append(f"| {r['diagnosis_run']} | {c['pooling']} | {'train-mode' if c['shared_reference'] else 'eval-mode'}"
+        lines.append(f"| {r['diagnosis_run']} | {c['seed']} | {c['epochs']} | {c['pooling']} | "
+                     f"{'train-mode' if c['shared_reference'] else 'eval-mode'}"
                      f" | {c['alpha'] if c['method'] == 'rift' else 0:g} | {100 * final['dev_clean_acc']:.1f} | "
                      f"{100 * final['dev_robust_acc']:.1f} | {'--' if mi is None else f'{mi:.3f}'} | "
                      f"{mean('grad_norm_ce')} / {mean('grad_norm_kl')} / {mean('grad_norm_info')} |")
