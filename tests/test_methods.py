@@ -243,3 +243,44 @@ def test_rift_teacher_sees_clean_x_and_gets_no_gradient(tiny, monkeypatch):
     assert all(p.grad is None and not p.requires_grad for p in obj.teacher.parameters())
     assert all(torch.equal(v, before[k]) for k, v in obj.teacher.module.state_dict().items())
     assert not obj.teacher.training
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_ascc_target_eval_mode_forward_or_shared_train_mode_softmax(tiny, monkeypatch, shared):
+    """shared_reference=False (default, the official code): the inner loop gets no reference and computes an eval-mode
+    no-grad forward itself (no dropout); True: it gets the detached softmax of the train-mode clean forward."""
+    import copy
+
+    import rift_lite.methods as methods_mod
+
+    model, cbatch = tiny
+    noisy = copy.deepcopy(model)
+    for module in noisy.modules():  # dropout on, so train and eval mode differ
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.5
+    noisy.encoder.config.hidden_dropout_prob = 0.5
+    seen = {}
+    real = methods_mod.ascc_attack
+
+    def spy(model_, *args, reference_probs=None, **kwargs):
+        seen["reference"] = reference_probs
+        seen["training"] = model_.training
+        return real(model_, *args, reference_probs=reference_probs, **kwargs)
+
+    monkeypatch.setattr(methods_mod, "ascc_attack", spy)
+    torch.manual_seed(0)
+    obj = Objective(noisy, MethodConfig.for_dataset("adv-base", "imdb", shared_reference=shared))
+    assert MethodConfig().shared_reference is False
+    obj.train()
+    inputs = _inputs(cbatch)
+    out = obj(**inputs)
+    assert torch.isfinite(out["total"])
+    if shared:
+        ref = seen["reference"]
+        assert ref is not None and not ref.requires_grad and torch.allclose(ref.sum(-1), torch.ones(len(ref)))
+        noisy.eval()
+        with torch.no_grad():
+            eval_probs = torch.softmax(noisy(inputs["input_ids"], inputs["attention_mask"], inputs["token_type_ids"]), -1)
+        assert not torch.allclose(ref, eval_probs, atol=1e-4)  # the train-mode (dropout) softmax, not eval mode
+    else:
+        assert seen["reference"] is None  # ascc_attack runs its own eval-mode, no-grad forward (adversary.py)
