@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -47,7 +46,6 @@ def main(argv=None) -> int:
     from rift_lite.provenance import write_json_atomic
     from rift_lite.train import TrainConfig, train
 
-    rows = []
     Path(args.results).mkdir(parents=True, exist_ok=True)
     for name in args.runs:
         tag = f"{name}-n{args.train_examples}-e{args.epochs}-seed{args.seed}"
@@ -59,24 +57,11 @@ def main(argv=None) -> int:
         keep = {k: res[k] for k in ("config", "best", "history", "trace", "wall_time_s", "steps", "code_version",
                                     "hardware", "n_train", "n_dev")}
         write_json_atomic(Path(args.results) / f"{tag}.json", {"diagnosis_run": name, **keep})
-        rows.append((name, res))
         print(f"{name}: done in {res['wall_time_s']:.0f} s", file=sys.stderr, flush=True)
 
-    def mean(trace, key):
-        values = [r[key] for r in trace if r.get(key) is not None]
-        return statistics.fmean(values) if values else float("nan")
+    from rift_lite.report_readme import diagnosis_section
 
-    print("| run | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T|Y) estimate, last trace (nats) "
-          "| mean grad norm: CE / beta*KL / alpha*info | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, res in rows:
-        c, final, trace = res["config"], res["history"][-1], res["trace"]
-        mi = trace[-1].get("train_mi") if trace else None
-        print(f"| {name} | {c['pooling']} | {'train-mode (shared)' if c['shared_reference'] else 'eval-mode'} | "
-              f"{c['alpha'] if c['method'] == 'rift' else 0} | {100 * final['dev_clean_acc']:.1f} | "
-              f"{100 * final['dev_robust_acc']:.1f} | {'--' if mi is None else f'{mi:.3f}'} | "
-              f"{mean(trace, 'grad_norm_ce'):.3f} / {mean(trace, 'grad_norm_kl'):.3f} / "
-              f"{mean(trace, 'grad_norm_info'):.3f} | {res['wall_time_s']:.0f} |")
+    print("\n".join(diagnosis_section(args.results)))  # every run in the folder: the README's table
     return 0
 
 

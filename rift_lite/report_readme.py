@@ -18,8 +18,9 @@ README_BEGIN = "<!-- measured:begin -->"
 README_END = "<!-- measured:end -->"
 
 
-def _diagnosis_section(results_dir) -> list[str]:
-    runs = [json.loads(p.read_text()) for p in sorted((Path(results_dir) / "diagnosis").glob("*.json"))]
+def diagnosis_section(folder) -> list[str]:
+    """Markdown lines: one row per diagnosis run in ``folder`` (``benchmarks/diagnose_rift.py`` prints this too)."""
+    runs = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
     if not runs:
         return []
     lines = ["#### Diagnosis: short RIFT runs that differ in one thing each", "",
@@ -77,7 +78,7 @@ def readme_section(results_dir, protocol: str = "cpu") -> str:
         lines += [markdown.replace("### ", "#### "), f"Runs finished so far ({len(runs)}): {done}.", ""]
     else:
         lines += ["No reproduction run has finished yet.", ""]
-    lines += _diagnosis_section(results_dir) + _benchmark_section(results_dir)
+    lines += diagnosis_section(Path(results_dir) / "diagnosis") + _benchmark_section(results_dir)
     return "\n".join(lines + [README_END])
 
 
