@@ -254,7 +254,7 @@ def _render_peaft(name: str, runs: Sequence[dict], protocol: str, evaluation: st
         rs = on_dataset(runs, dataset)
         note = rs[0]["protocol_config"]["note"] if rs else "no run yet"
         notes.append(f"{DATASET_LABELS.get(dataset, dataset)}: {note}")
-    versions = sorted({r["code_version"] for r in runs})
+    versions = sorted({r["code_version"] for d in spec.datasets for r in on_dataset(runs, d)})
     target = PEAFT_PAPER_TARGET
     lines = [f"### {spec.caption}", "",
              f"Ours: protocol `{protocol}` -- {'; '.join(notes)}. Mean ± sample std over seeds (number of seeds in "

@@ -223,7 +223,8 @@ def test_render_peaft_tables_beside_the_paper_and_apart_from_the_rift_tables(tmp
             _fake_peaft_run("freelb", "sst2", 0, 0.1, 0.9), _fake_peaft_run("standard", "sst2", 0, 0.0, 0.8),
             _fake_peaft_run("peaft", "rte", 0, 0.4, 0.6, "advglue")]
     runs[-1]["attacks"]["advglue"]["metrics"].update(n=81, n_clean=277)
-    for run in runs:
+    mr_run = {**_fake_peaft_run("adv-base", "mr", 0, 0.1, 0.7, "pwws"), "code_version": "mr-only"}
+    for run in runs + [mr_run]:
         (folder / f"{run['run']}.json").write_text(json.dumps(run))
     md = render_tables(["peaft1"], "cpu", tmp_path)[0].read_text()
     assert "paper (roberta-base): AUA" in md and "sst2 test" in md
@@ -231,6 +232,7 @@ def test_render_peaft_tables_beside_the_paper_and_apart_from_the_rift_tables(tmp
     assert "| SST-2 | Standard | 0.0 (1) | 80.0 (1) | 40.0 (1) | -- | -- | -- |" in md  # no such row in the paper
     assert "| RTE | PEAFT | -- | -- | -- | 49.5 | 68.5 | 59.0 |" in md  # its run has the AdvGLUE evaluation only
     assert "PEAFT − FreeLB, SST-2, textfooler: +40.0 points" in md
+    assert "Code version(s): abc." in md  # the versions of this table's runs, not of the MR run beside them
     md2 = render_tables(["peaft2"], "cpu", tmp_path)[0].read_text()
     assert "| RTE | PEAFT | 40.0 (1) | 60.0 (1) | 50.0 (1) | 48.2 | 68.5 | 58.4 |" in md2
     assert "examples: RTE 81 AdvGLUE / 277 GLUE dev" in md2
