@@ -100,10 +100,11 @@ def _attack_examples(args, meta: dict | None) -> tuple[str, str, list, int, int]
 
     task_name = (meta or {}).get("task")
     if args.file is not None:
-        names = data.TASKS[task_name].label_names if task_name in data.TASKS else None
+        # the checkpoint's class names (a dataset's, or those of the file it was trained on): the same numbering
+        names = data.TASKS[task_name].label_names if task_name in data.TASKS else (meta or {}).get("label_names")
         examples = data.load_file(args.file, args.text_column, args.label_column, args.text_b_column,
                                   label_names=names)
-        info = data.file_task(examples, data.file_dataset_name(args.file))
+        info = data.file_task(examples, data.file_dataset_name(args.file), names)
         num_labels = meta["num_labels"] if meta else info.num_labels
         if info.num_labels > num_labels:
             raise ValueError(f"{args.file}: labels go up to {info.num_labels - 1}, the checkpoint has {num_labels} "

@@ -121,12 +121,17 @@ def restore_training_state(ckpt: Path, state: dict, objective, optimizer, schedu
     state["resumed_from"] = state["resumed_from"] + [state["global_step"]]
 
 
-def save_best(objective, tokenizer, out: Path, cfg, best: dict) -> None:
-    """Save the selected model (and its tokenizer) with its run's metadata into ``out/best``, atomically."""
+def save_best(objective, tokenizer, out: Path, cfg, best: dict, label_names=None) -> None:
+    """Save the selected model (and its tokenizer) with its run's metadata into ``out/best``, atomically.
+
+    ``label_names``: the names of classes 0, 1, ... when the labels are names (your file's ``neg`` / ``pos``), so that
+    ``attack --file`` numbers them as training did."""
     tmp = out / f".best-tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     meta = {"task": cfg.dataset, "encoder": cfg.model, "method": cfg.method, "profile": cfg.profile,
             "num_hidden_layers": cfg.num_hidden_layers, **best}
+    if label_names:
+        meta["label_names"] = list(label_names)
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()

@@ -70,7 +70,7 @@ from .loaders import MR_DEV_FRACTION, MR_DEV_SEED, _mr_key  # noqa: F401
 from .normalize import normalize_text
 from .tasks import ENV_VAR, NO_DATA_FOLDER, TASKS, DataError, Example, TaskInfo  # noqa: F401
 from .user_data import (FILE_DEV_FRACTION, FILE_FORMATS, FILE_MAX_TOKENS, add_file_arguments,  # noqa: F401
-                        file_dataset_name, file_task, load_file, split_off_dev)
+                        file_dataset_name, file_label_names, file_task, load_file, split_off_dev)
 
 __all__ = [
     "DataError",

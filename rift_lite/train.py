@@ -133,6 +133,7 @@ class _Run:
     sampler: ClassBalancedSampler
     state: dict
     segment_start: float = 0.0
+    label_names: tuple[str, ...] | None = None  # the classes' names, saved with the best model (None: numbers)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -176,6 +177,8 @@ def _start(config: TrainConfig) -> _Run:
     run = _Run(cfg, device, distributed.world_size(), distributed.rank(), main, out, started, train_set, dev_set,
                substitutions, tokenizer, objective, runner, optimizer,
                _warmup_scheduler(optimizer, cfg, len(sampler) * cfg.epochs), sampler, _fresh_state())
+    if task.label_names != tuple(str(i) for i in range(task.num_labels)):  # e.g. your file's 'neg' / 'pos'
+        run.label_names = task.label_names
     _resume(run)
     run.segment_start = time.time()
     return run
@@ -366,7 +369,7 @@ def _end_of_epoch(run: _Run, epoch: int) -> None:
     if best is not None:
         state["best"] = best
         if run.main:
-            save_best(run.objective, run.tokenizer, run.out, cfg, best)
+            save_best(run.objective, run.tokenizer, run.out, cfg, best, run.label_names)
     if run.main:
         write_json_atomic(run.out / "log.jsonl", state["history"], lines=True)
         if state["trace"]:

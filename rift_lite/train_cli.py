@@ -96,6 +96,10 @@ def run_cli(args: argparse.Namespace) -> int:
     no empty run folder behind."""
     try:
         _check_file_arguments(args)
+        if args.no_progress:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # also the weight-loading bars (as ``attack --no-progress``)
         config = config_from_args(args)
         if config.file is not None:
             config = dataclasses.replace(config, dataset=file_dataset_name(config.file))

@@ -21,8 +21,8 @@ def run_splits(cfg) -> tuple[Any, list, list]:
         return (data.TASKS[cfg.dataset], data.load(cfg.dataset, "train", cfg.data_dir),
                 data.load(cfg.dataset, "dev", cfg.data_dir))
     columns = (cfg.text_column, cfg.label_column, cfg.text_b_column)
-    train_set, dev_set = _file_splits(cfg.file, cfg.dev_file, columns, _stamp(cfg.file), _stamp(cfg.dev_file))
-    return data.file_task(train_set + dev_set, cfg.dataset), list(train_set), list(dev_set)
+    train_set, dev_set, names = _file_splits(cfg.file, cfg.dev_file, columns, _stamp(cfg.file), _stamp(cfg.dev_file))
+    return data.file_task(train_set + dev_set, cfg.dataset, names), list(train_set), list(dev_set)
 
 
 def _stamp(path: str | None):
@@ -34,13 +34,15 @@ def _stamp(path: str | None):
 
 
 @functools.lru_cache(maxsize=4)
-def _file_splits(path: str, dev_path: str | None, columns: tuple, *stamps) -> tuple[tuple, tuple]:
-    examples = data.load_file(path, *columns)
+def _file_splits(path: str, dev_path: str | None, columns: tuple, *stamps) -> tuple[tuple, tuple, tuple | None]:
+    # named labels: the dev file numbers them as the training file does, even when it holds only some of them
+    names = data.file_label_names(path, *columns)
+    examples = data.load_file(path, *columns, label_names=names)
     if dev_path is None:
         train_set, dev_set = data.split_off_dev(examples, source=path)
     else:
-        train_set, dev_set = examples, data.load_file(dev_path, *columns)
-    return tuple(train_set), tuple(dev_set)
+        train_set, dev_set = examples, data.load_file(dev_path, *columns, label_names=names)
+    return tuple(train_set), tuple(dev_set), names
 
 
 def balanced_subset(examples, n: int, num_classes: int, seed: int):

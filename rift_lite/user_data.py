@@ -1,6 +1,7 @@
 """Your own data: :func:`load_file` reads a CSV, TSV, JSONL or TextFooler-style file (``--file`` on the command
-line), :func:`file_task` gives its label space, :func:`split_off_dev` a fixed dev split of it, and
-:func:`add_file_arguments` the command line's ``--file`` options (shared by ``train`` and ``attack``).
+line), :func:`file_label_names` the names of its classes, :func:`file_task` its label space, :func:`split_off_dev` a
+fixed dev split of it, and :func:`add_file_arguments` the command line's ``--file`` options (shared by ``train`` and
+``attack``).
 """
 from __future__ import annotations
 
@@ -39,6 +40,35 @@ def load_file(path, text_column: str = "text", label_column: str = "label", text
     Ids are ``<name>/<row index>`` (name defaults to the file's stem). Not cached.
     """
     path = Path(path).expanduser()
+    parsed, label_column = _parsed_rows(path, text_column, label_column, text_b_column)
+    tag = name or path.name.split(".")[0]
+    if label_map is None and label_names is not None:
+        label_map = label_ids(label_names)
+    if label_map is None:
+        label_map = _default_label_map(path, label_column, [(n, raw) for n, _, _, raw in parsed])
+    return [Example(f"{tag}/{index}", text, parse_label(raw, label_map, path, number, label_column), text_b)
+            for index, (number, text, text_b, raw) in enumerate(parsed)]
+
+
+def file_label_names(path, text_column: str = "text", label_column: str = "label",
+                     text_b_column: str | None = None) -> tuple[str, ...] | None:
+    """The class names of a file whose labels are names, in class order (``("negative", "positive")``: classes 0
+    and 1, as :func:`load_file` numbers them), or None when its labels are numbers (they keep their value).
+
+    A run trained on the file saves them with its checkpoint, so that a dev file or a file attacked later numbers the
+    same names the same way -- also when it holds only some of them (a file of ``positive`` reviews alone would
+    otherwise number ``positive`` 0).
+    """
+    path = Path(path).expanduser()
+    parsed, label_column = _parsed_rows(path, text_column, label_column, text_b_column)
+    mapping = _default_label_map(path, label_column, [(n, raw) for n, _, _, raw in parsed])
+    if any(_label_number(raw) is not None for raw in mapping):
+        return None
+    return tuple(sorted(mapping, key=mapping.get))
+
+
+def _parsed_rows(path: Path, text_column: str, label_column: str, text_b_column: str | None):
+    """``([(line, text, text_b, raw label), ...], label column)`` of a file; a file without examples is an error."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     kind = suffixes[-1] if suffixes else ""
     columns = [c for c in (text_column, text_b_column, label_column) if c]
@@ -53,7 +83,6 @@ def load_file(path, text_column: str = "text", label_column: str = "label", text
         text_column, label_column, text_b_column = "text", "label", "text_b"
     else:
         raise DataError(f"unknown file type {kind or '(no suffix)'!r}: use {FILE_FORMATS}", path=path)
-    tag = name or path.name.split(".")[0]
     parsed = []
     for number, row in rows:
         text = parse_text(row[text_column], path, number, text_column)
@@ -63,12 +92,7 @@ def load_file(path, text_column: str = "text", label_column: str = "label", text
     if not parsed:
         raise DataError("no examples: the file is empty" + (" or has only its header line" if kind in
                         (".csv", ".tsv", ".tab") else ""), path=path)
-    if label_map is None and label_names is not None:
-        label_map = label_ids(label_names)
-    if label_map is None:
-        label_map = _default_label_map(path, label_column, [(n, raw) for n, _, _, raw in parsed])
-    return [Example(f"{tag}/{index}", text, parse_label(raw, label_map, path, number, label_column), text_b)
-            for index, (number, text, text_b, raw) in enumerate(parsed)]
+    return parsed, label_column
 
 
 FILE_MAX_TOKENS = 128
@@ -81,14 +105,16 @@ def file_dataset_name(path) -> str:
     return "file-" + Path(path).name.split(".")[0]
 
 
-def file_task(examples: Sequence[Example], name: str) -> TaskInfo:
+def file_task(examples: Sequence[Example], name: str, label_names: Sequence[str] | None = None) -> TaskInfo:
     """The label space and shape of examples read by :func:`load_file`: classes ``0 .. max label`` (at least 2),
-    a pair task when the examples have a second text, ``FILE_MAX_TOKENS`` tokens."""
+    named ``label_names`` (:func:`file_label_names`) or else by their index, a pair task when the examples have a
+    second text, ``FILE_MAX_TOKENS`` tokens."""
     if not examples:
         raise DataError(f"{name}: no examples")
-    num_labels = max(2, max(example.label for example in examples) + 1)
-    return TaskInfo(name, num_labels, tuple(str(i) for i in range(num_labels)), examples[0].is_pair,
-                    FILE_MAX_TOKENS, ("train", "dev", "test"), name)
+    names = tuple(label_names or ())
+    num_labels = max(2, max(example.label for example in examples) + 1, len(names))
+    names += tuple(str(i) for i in range(len(names), num_labels))
+    return TaskInfo(name, num_labels, names, examples[0].is_pair, FILE_MAX_TOKENS, ("train", "dev", "test"), name)
 
 
 def split_off_dev(examples: Sequence[Example], fraction: float = FILE_DEV_FRACTION, seed: str = "file-dev-0",

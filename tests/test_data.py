@@ -223,6 +223,21 @@ def test_load_file_numeric_labels_keep_their_value(tmp_path, raw, expected):
     assert [e.label for e in load_file(write(tmp_path / "l.jsonl", rows), "text", "label")] == expected
 
 
+def test_file_label_names_number_a_partial_file_like_the_full_one(tmp_path):
+    """Named labels are numbered in sorted order *of the file*: a file holding only 'positive' reviews would call
+    them class 0. The training file's names (saved with the checkpoint) keep a dev or attacked file's numbering."""
+    from rift_lite.data import file_label_names
+
+    full = write(tmp_path / "train.csv", "review,sentiment\ngood,positive\nbad,negative\nfine,positive\n")
+    part = write(tmp_path / "part.csv", "review,sentiment\ngreat,positive\nwarm,positive\n")
+    names = file_label_names(full, "review", "sentiment")
+    assert names == ("negative", "positive")
+    assert [e.label for e in load_file(part, "review", "sentiment")] == [0, 0]  # alone: its only name is class 0
+    assert [e.label for e in load_file(part, "review", "sentiment", label_names=names)] == [1, 1]
+    assert file_label_names(write(tmp_path / "n.csv", "text,label\na,1\nb,0\n")) is None  # numbers keep their value
+    assert file_label_names(write(tmp_path / "n.txt", "1 a\n0 b\n")) is None
+
+
 @pytest.mark.parametrize("raw, line, message", [
     (["10", "2", "x"], 4, r"label 'x' is a name but '10' \(line 2\) is a number"),
     (["1", "-1"], 3, r"label '-1' is not a class id"),

