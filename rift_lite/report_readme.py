@@ -1,7 +1,7 @@
 """The README's "Measured so far" section, rendered from the committed results files only (never typed by hand).
 
 :func:`readme_section` renders the reproduction's Table 1 (:func:`rift_lite.report.render_table1` over the ``cpu``
-runs in ``book/results/runs/``), the diagnosis runs (``book/results/diagnosis/``, written by
+runs in ``book/results/runs/``), the PEAFT tables once a run on their datasets exists, the diagnosis runs (``book/results/diagnosis/``, written by
 ``benchmarks/diagnose_rift.py``) and the benchmark files (``book/results/benchmarks/``, written by the benchmarks'
 ``--json``); :func:`update_readme` puts it between the README's markers (``python -m rift_lite reproduce all
 --render-readme``), and a test keeps the committed README equal to the rendering. No torch here.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .protocols import PROTOCOLS
-from .report import load_runs, on_dataset, render_table1
+from .protocols import PROTOCOLS, TABLES
+from .report import load_runs, on_dataset, render_peaft1, render_peaft2, render_table1
 
 README_BEGIN = "<!-- measured:begin -->"
 README_END = "<!-- measured:end -->"
@@ -78,8 +78,22 @@ def readme_section(results_dir, protocol: str = "cpu") -> str:
         lines += [markdown.replace("### ", "#### "), f"Runs finished so far ({len(runs)}): {done}.", ""]
     else:
         lines += ["No reproduction run has finished yet.", ""]
+    lines += _peaft_section(results_dir, protocol)
     lines += diagnosis_section(Path(results_dir) / "diagnosis") + _benchmark_section(results_dir)
     return "\n".join(lines + [README_END])
+
+
+def _peaft_section(results_dir, protocol: str) -> list[str]:
+    """The PEAFT tables (TextFooler on GLUE dev, AdvGLUE dev) once a run on one of their datasets exists."""
+    every_run = load_runs(results_dir, protocol)
+    runs = [r for d in TABLES["peaft1"].datasets for r in on_dataset(every_run, d)]
+    if not runs:
+        return []
+    lines = []
+    for render in (render_peaft1, render_peaft2):
+        markdown, _ = render(every_run, protocol)
+        lines += [markdown.replace("### ", "#### "), ""]
+    return lines + [f"PEAFT-table runs so far ({len(runs)}): {', '.join(sorted(r['run'] for r in runs))}.", ""]
 
 
 def update_readme(readme, results_dir, protocol: str = "cpu") -> bool:

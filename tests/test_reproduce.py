@@ -292,3 +292,16 @@ def test_cuda_asked_for_without_cuda_is_one_error_line(tmp_path):
         assert res.returncode == 2, res.stderr[-500:]
         assert res.stderr.strip().splitlines()[-1].startswith("error: --device cuda: no CUDA device")
     assert not (tmp_path / "t").exists()
+
+
+def test_readme_section_adds_the_peaft_tables_once_a_peaft_run_exists(tmp_path):
+    from rift_lite.report_readme import readme_section
+
+    (tmp_path / "runs").mkdir()
+    assert "PEAFT Table 1 analogue" not in readme_section(tmp_path)
+    run = _fake_peaft_run("peaft", "sst2", 0, 0.5, 0.9)
+    (tmp_path / "runs" / f"{run['run']}.json").write_text(json.dumps(run))
+    section = readme_section(tmp_path)
+    assert "#### PEAFT Table 1 analogue" in section and "#### PEAFT Table 2 analogue" in section
+    assert "| SST-2 | PEAFT | 50.0 (1) | 90.0 (1) | 70.0 (1) | 48.0 | 93.8 | 70.9 |" in section
+    assert "PEAFT-table runs so far (1): cpu-sst2-peaft-seed0." in section
