@@ -95,6 +95,23 @@ def aua_acc_avg(records: Sequence[dict] | None = None, *, aua: float | None = No
     return {"AUA": 100.0 * aua, "ACC": 100.0 * acc, "AVG": 50.0 * (aua + acc)}
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (Wilson, JASA 1927): the ``z`` (default 95 %) interval of
+    ``successes / n``, e.g. an accuracy under attack measured on ``n`` examples::
+
+        (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n),   p = successes / n
+
+    Unlike the normal approximation ``p -/+ z sqrt(p(1-p)/n)`` it stays inside [0, 1] and keeps its coverage for the
+    small accuracies that attacks produce. The sentences are the only source of variation it knows: the spread
+    between training seeds is not in it (:func:`rift_lite.report.paired_difference` resamples both)."""
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0; got successes={successes}, n={n}")
+    p, z2 = successes / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * ((p * (1 - p) / n + z2 / (4 * n * n)) ** 0.5) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def read_records(path) -> list[dict]:
     """Rows of a records JSONL file; a truncated last line (an interrupted write) is ignored."""
     path = Path(path)

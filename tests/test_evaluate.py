@@ -270,3 +270,17 @@ def test_a_failed_run_leaves_no_empty_folder(tmp_path):
         with removed_if_empty_on_failure(tmp_path) as folder:
             raise RuntimeError("a folder that existed before is kept")
     assert tmp_path.is_dir()
+
+
+def test_wilson_interval_matches_the_textbook_values():
+    from rift_lite.evaluate import wilson_interval
+
+    low, high = wilson_interval(190, 1000)  # Adv-Base under PWWS, cpu protocol seed 0: 19.0 % of 1,000
+    assert (round(low, 4), round(high, 4)) == (0.1669, 0.2155)
+    low, high = wilson_interval(0, 20)  # no robust example: the interval still has width, and stays in [0, 1]
+    assert low == 0.0 and 0.16 < high < 0.17
+    assert wilson_interval(10, 20) == pytest.approx((0.2993, 0.7007), abs=1e-4)
+    a, b = wilson_interval(50, 200), wilson_interval(250, 1000)
+    assert (a[1] - a[0]) > 2 * (b[1] - b[0])  # 5x the examples: more than twice as narrow (about sqrt 5)
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(5, 3)
