@@ -12,7 +12,9 @@
    distance, the config, seed, code version, hardware, wall times and the protocol.
 
 Runs whose results file exists are skipped, so the command can be run a few hours at a time; shared runs (RIFT seed
-0 is in Tables 1, 3 and 4) are trained once. At the end the tables are rendered (:mod:`rift_lite.report`) into
+0 is in Tables 1, 3 and 4) are trained once. Several processes can share a campaign (e.g. two workers with one thread
+each on a 2-core machine): each takes a lock on a run's folder before it trains it and skips the runs another live
+process holds (:mod:`rift_lite.run_lock`). At the end the tables are rendered (:mod:`rift_lite.report`) into
 ``<results-dir>/<table>/table.md`` beside the paper's numbers. ``--list`` prints the protocols and tables.
 
 The PEAFT tables (``reproduce peaft1 peaft2 --protocol cpu``) run the same way on GLUE SST-2 and RTE (a run's own
@@ -33,6 +35,7 @@ from typing import Any
 
 from .protocols import ALL_TABLES, PROTOCOLS, TABLE_ORDER, TABLES, TINY, RunSpec, campaign, describe
 from .provenance import git_describe, write_json_atomic
+from .run_lock import run_lock
 
 RESULTS_DIR = Path("book") / "results"
 RUNS_DIR = Path("runs") / "reproduce"
@@ -162,21 +165,32 @@ def _complete(path: Path) -> bool:
 
 
 def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RESULTS_DIR, runs_dir=RUNS_DIR,
-            data_dir=None, device: str = "auto", progress: bool = False) -> tuple[Path, bool]:
-    """Train, attack and write the results file of one run; returns ``(path, ran)`` (``ran=False``: already done).
+            data_dir=None, device: str = "auto", progress: bool = False) -> tuple[Path, bool | None]:
+    """Train, attack and write the results file of one run; returns ``(path, ran)`` (``ran=False``: already done;
+    ``None``: another process holds the run's lock, :mod:`rift_lite.run_lock`, and is on it).
 
     The file is written in pieces: after training (``"complete": false``, no attack yet: enough for the forgetting
     curves of Fig. 2), then after each attack; ``"complete": true`` once every attack of the run is in.
     """
-    from .models import device_summary
-    from .train import train
-
     sizes = protocol_sizes(protocol, tiny, spec.dataset)
     name = run_name(spec, protocol, sizes)
     path = Path(results_dir) / "runs" / f"{name}.json"
     if _complete(path):
         return path, False
     out = Path(runs_dir) / name
+    with run_lock(out) as mine:
+        if not mine:  # another reproduce process is on this run
+            return path, None
+        _train_and_attack(spec, protocol, sizes, name, path, out, tiny=tiny, data_dir=data_dir, device=device,
+                          progress=progress)
+    return path, True
+
+
+def _train_and_attack(spec: RunSpec, protocol: str, sizes: dict, name: str, path: Path, out: Path, *, tiny: bool,
+                      data_dir, device: str, progress: bool) -> None:
+    from .models import device_summary
+    from .train import train
+
     started = time.time()
     cfg = train_config(spec, sizes, out, data_dir=data_dir, device=device, progress=progress)
     trained = train(cfg)
@@ -203,7 +217,6 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
         result["wall_time_s"] = round(trained["wall_time_s"] + sum(a["wall_time_s"] for a in result["attacks"].values()), 1)
         result["this_invocation_s"] = round(time.time() - started, 1)
         write_json_atomic(path, result)
-    return path, True
 
 
 def reproduce(tables: list[str], protocol: str, seeds: tuple[int, ...] = (0, 1, 2), *, tiny: bool = False,
@@ -225,9 +238,10 @@ def reproduce(tables: list[str], protocol: str, seeds: tuple[int, ...] = (0, 1, 
         t0 = time.time()
         path, ran = run_one(spec, protocol, tiny=tiny, results_dir=results_dir, runs_dir=runs_dir,
                             data_dir=data_dir, device=device, progress=progress)
-        new += ran
+        new += bool(ran)
         paths.append(path)
-        print(f"[{i}/{len(specs)}] {spec.label}: {'done' if ran else 'already done'} "
+        state = "done" if ran else ("already done" if ran is False else "skipped: another reproduce process is on it")
+        print(f"[{i}/{len(specs)}] {spec.label}: {state} "
               f"({time.time() - t0:.0f} s) -> {path}", file=sys.stderr, flush=True)
     if render:
         from .report import render_tables
