@@ -23,6 +23,10 @@ name                splits                 counts                         source
                                                                           test = TextFooler's 1,000 MR sentences
 ``sst2``            train / dev / test     67,349 / 872 / 1,821           GLUE SST-2; test = labelled AutoPrompt copy
 ``snli``            dev / test             9,842 / 9,824                  SNLI 1.0 pairs with a gold label (e-SNLI)
+``snli-offline``    train / dev / test     9,842 / 8,824 / 1,000          SNLI without its training set: train =
+                                                                          SNLI dev, test = the SNLI test pairs of
+                                                                          TextFooler's 1,000, dev = the other test
+                                                                          pairs (rule in :mod:`rift_lite.loaders`)
 ``rte``             train / dev            2,490 / 277                    GLUE RTE
 ``mrpc``            train / dev / test     3,668 / 408 / 1,725            GLUE MRPC; test labels from
                                                                           ``msr_paraphrase_test.txt``

@@ -175,6 +175,28 @@ def _load_textfooler(root: Path, which: str) -> list[Example]:
     return examples
 
 
+def _load_snli_offline(root: Path, split: str) -> list[Example]:
+    """SNLI on the offline snapshot, which has no SNLI training set: train = SNLI dev (9,842 pairs); test = the SNLI
+    test pairs that TextFooler's 1,000 SNLI pairs come from (matched on premise + hypothesis, lowercase letters and
+    digits; all 1,000 match once, with the same labels; their SNLI ids and text); dev = the other 8,824 test pairs,
+    for model selection. No pair is in two splits."""
+    tests = LOCAL_LOADERS["snli"](root, "test")
+    if split == "train":
+        return LOCAL_LOADERS["snli"](root, "dev")
+    pool = {_mr_key(f"{ex.text} | {ex.text_b}"): ex for ex in tests}
+    chosen = []
+    for ex in _load_textfooler(root, "snli"):
+        match = pool.get(_mr_key(f"{ex.text} | {ex.text_b}"))
+        if match is None or match.label != ex.label:
+            raise DataError("has no SNLI test pair with the same text and label",
+                            path=root / TEXTFOOLER_FILES["snli"][0], field=ex.id)
+        chosen.append(match)
+    if split == "test":
+        return chosen
+    held_out = {ex.id for ex in chosen}
+    return [ex for ex in tests if ex.id not in held_out]
+
+
 LOCAL_LOADERS: dict[str, Callable[[Path, str], list[Example]]] = {
     "imdb": _load_imdb,
     "mr": _load_mr,
@@ -182,6 +204,7 @@ LOCAL_LOADERS: dict[str, Callable[[Path, str], list[Example]]] = {
                          "sentence", None, "label", SENTIMENT, "sst2"),
     "snli": _glue_loader("snli", {"dev": "snli_dev_esnli.tsv", "test": "snli_test_esnli.tsv"},
                          "premise", "hypothesis", "label", NLI3, "snli"),
+    "snli-offline": _load_snli_offline,
     "rte": _glue_loader("glue_rte", {"train": "train.tsv", "dev": "dev.tsv"},
                         "sentence1", "sentence2", "label", NLI2, "rte"),
     "mrpc": _glue_loader("glue_mrpc", {"train": "train.tsv", "dev": "dev.tsv", "test": "msr_paraphrase_test.txt"},

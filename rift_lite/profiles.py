@@ -107,6 +107,13 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
                     "estimate": "per run, from timed trial steps (1 thread, shared 2-core machine): training about "
                                 "3.5 (Standard), 13 (FreeLB), 18-33 (PEAFT), 26 (RIFT) min; TextFooler on 277 pairs "
                                 "under 2 min; AdvGLUE + clean dev under a minute"},
+            "snli": {"dataset": "snli-offline", "train_examples": 3000, "batch_size": 30, "max_tokens": 80,
+                     "note": "SNLI without its training set (offline): trains on a class-balanced 3,000 of the 9,842 "
+                             "SNLI dev pairs, selects on 300 SNLI test pairs outside the attacked ones, attacks the "
+                             "hypothesis of TextFooler's 1,000 SNLI test pairs (PWWS on all, Genetic on a fixed 200); "
+                             "MiniLM-L6, 2 epochs, batches of 30 (10 per class), the paper's SNLI beta 5 and alpha 0.7: "
+                             "a 2-core CPU protocol, not the paper's setting (which trains on SNLI's 550k pairs)",
+                     "estimate": "not measured; about 1.5x an MR run of the same method (longer pair inputs)"},
         },
     },
     "gpu": {
@@ -115,17 +122,26 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "traces_per_run": 20, "attack_n": {"pwws": 1000, "genetic": 300}, "pop_size": 60, "iterations": 40,
         "note": "IMDB (20k/5k certified-word-sub split, 25k test), MiniLM-L6, 3 epochs on one GPU; not run here "
                 "(no GPU was lent to this project's sessions)",
+        "datasets": {"snli": {"dataset": "snli", "train_examples": 60000, "batch_size": 120, "max_tokens": 80,
+                              "note": "SNLI from the Hugging Face hub (stanfordnlp/snli: 550k train, dev, test), "
+                                      "MiniLM-L6, a class-balanced 60,000-pair subset, 3 epochs, batches of 120; "
+                                      "attacks on 1,000 / 300 random test pairs; not run here"}},
     },
     "paper": {
         "dataset": "imdb", "model": "bert-base-uncased", "profile": "paper", "epochs": 20, "batch_size": 32,
         "max_tokens": 300, "train_examples": 0, "dev_examples": 0, "dev_attack_steps": 10, "length_buckets": 0,
         "traces_per_run": 40, "attack_n": {"pwws": 1000, "genetic": 1000}, "pop_size": 60, "iterations": 40,
         "note": "the paper's settings (Sec. 3.2, A.1) with dev-split model selection; GPU hours; not run here",
+        "datasets": {"snli": {"dataset": "snli", "batch_size": 120, "max_tokens": 80,
+                              "note": "SNLI from the Hugging Face hub (550k train pairs), BERT-base, the paper's "
+                                      "settings (batch 120, beta 5, alpha 0.7) with dev-split model selection; not "
+                                      "run here"}},
     },
 }
 """Protocol name -> sizes. ``train_examples``/``dev_examples`` 0 = all; ``attack_n``: test examples per attack
 (drawn once with seed 0, the same for every run, so runs are compared on the same examples). ``datasets``: sizes
-that replace these for a run on another dataset (the PEAFT tables); there ``eval_split`` is the split attacked
+that replace these for a run on another dataset (the SNLI and PEAFT tables; an entry's own ``dataset`` names the
+loader, e.g. ``snli-offline`` for the ``cpu`` protocol's SNLI); there ``eval_split`` is the split attacked
 (``dev``: GLUE's test labels are not public), ``advglue_n`` / ``clean_n`` the AdvGLUE dev and clean dev examples
 of the ``advglue`` evaluation (0 = all), ``select_on='last'`` a fixed number of epochs without dev selection."""
 

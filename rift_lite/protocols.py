@@ -15,9 +15,15 @@ A *protocol* fixes the data, encoder, training size and attack sizes of every ru
 The Genetic attack always uses the official protocol (population 60, 40 generations, parents in proportion to
 1 - p(y|x)); PWWS applies the swaps in saliency order as the official code does. No LM constraint offline.
 
+``table2`` is the paper's SNLI table. SNLI's 550k training pairs are not in the offline data snapshot, so the ``cpu``
+protocol's SNLI entry uses the ``snli-offline`` splits (:mod:`rift_lite.loaders`: trains on SNLI dev, selects on SNLI
+test pairs outside the attacked ones, attacks the SNLI test pairs of TextFooler's 1,000); ``gpu`` and ``paper`` read
+SNLI from the hub. No SNLI run has been done here yet.
+
 The PEAFT tables (``peaft1``, ``peaft2``: the soft-prompt defence's Tables 1-2) have runs on several datasets (GLUE
 SST-2 and RTE); a run then names its dataset (:attr:`RunSpec.dataset`) and the protocol's sizes for that dataset
-(``PROTOCOLS[p]["datasets"]``) replace its defaults. Only ``cpu`` has such sizes. GLUE's test labels are not public,
+(``PROTOCOLS[p]["datasets"]``) replace its defaults. Only ``cpu`` has sizes for SST-2 and RTE. GLUE's test labels
+are not public,
 so the dev split is the test set (as in PEAFT): these runs train a fixed number of epochs and keep the last
 (``select_on='last'``), never evaluating on dev while training. ``all`` stays the RIFT tables.
 
@@ -101,6 +107,11 @@ TABLES: dict[str, TableSpec] = {
                       methods=("standard", "adv-base", "rift"), attacks=("pwws",),
                       sweep=(("rift", "alpha", 0.05), ("rift", "alpha", 0.3), ("rift", "alpha", 1.0),
                              ("adv-base", "beta", 1.0), ("adv-base", "beta", 5.0))),
+    "table2": TableSpec("table2", "Table 2 analogue: SNLI, accuracy under Genetic and PWWS (the hypothesis attacked), "
+                        "and clean accuracy", methods=("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift"),
+                        datasets=("snli",), paper="rift-2",
+                        notes=("cpu: SNLI's training set is not offline; the protocol trains on SNLI dev (see "
+                               "--list)",)),
     "peaft1": TableSpec("peaft1", "PEAFT Table 1 analogue: TextFooler on GLUE SST-2 and RTE dev (AUA, ACC, AVG)",
                         methods=("peaft", "freelb", "standard", "rift"), datasets=("sst2", "rte"),
                         attacks=("textfooler",), paper="peaft-1",
@@ -116,10 +127,13 @@ TABLES: dict[str, TableSpec] = {
 TABLE_ORDER = ("table1", "table3", "table4", "fig2", "fig4")
 """The RIFT paper's tables (``reproduce all``)."""
 
+NLI_TABLE_ORDER = ("table2",)
+"""The RIFT paper's SNLI table (named on its own, not part of ``all``: its runs are on SNLI, not MR)."""
+
 PEAFT_TABLE_ORDER = ("peaft1", "peaft2")
 """The PEAFT paper's tables (GLUE SST-2 and RTE; named one by one, not part of ``all``)."""
 
-ALL_TABLES = TABLE_ORDER + PEAFT_TABLE_ORDER
+ALL_TABLES = TABLE_ORDER + NLI_TABLE_ORDER + PEAFT_TABLE_ORDER
 
 PRIORITY = ("peaft", "freelb", "standard", "adv-base", "rift", "rift-ist", "adv-ptwd", "adv-mixout")
 """Order of the methods inside a seed: the paper's central comparison (RIFT vs Adv-Base; PEAFT vs FreeLB) lands
@@ -149,6 +163,22 @@ def campaign(tables: list[str], seeds: tuple[int, ...]) -> list[RunSpec]:
     return [RunSpec(m, s, o, tuple(a for a in ATTACK_ORDER if a in merged[(m, s, o, d)]), d) for m, s, o, d in order]
 
 
+def _describe_dataset(dataset: str, q: dict) -> list[str]:
+    """The ``--list`` lines of a protocol's entry for another dataset (``q``: the protocol's sizes with the entry's)."""
+    tables = ", ".join(t for t in ALL_TABLES if dataset in TABLES[t].datasets)
+    kept = "the last kept" if q.get("select_on") == "last" else f"selected on dev {q['dev_examples'] or 'all'}"
+    attacked = "dev" if q.get("eval_split") == "dev" else "test"
+    extra = f", AdvGLUE dev {q.get('advglue_n') or 'all'}" if "advglue_n" in q else ""
+    loader = f" (loader {q['dataset']})" if q["dataset"] != dataset else ""
+    lines = [f"         {dataset}{loader} ({tables}): {q['epochs']} epochs, {kept}, batch {q['batch_size']}, "
+             f"{q['max_tokens']} tokens, train {q['train_examples'] or 'all'}; "
+             f"{', '.join(f'{a} n={n}' for a, n in q['attack_n'].items())} on {attacked}{extra}",
+             f"           {q['note']}"]
+    if q.get("estimate"):
+        lines.append(f"           time: {q['estimate']}")
+    return lines
+
+
 def describe() -> str:
     """The text of ``reproduce --list``."""
     lines = ["Protocols:"]
@@ -157,16 +187,10 @@ def describe() -> str:
                      f"{p['max_tokens']} tokens, train {p['train_examples'] or 'all'}, dev {p['dev_examples'] or 'all'}"
                      f"; attacks {', '.join(f'{a} n={n}' for a, n in p['attack_n'].items())}")
         lines.append(f"         {p['note']}")
-        for dataset, d in p.get("datasets", {}).items():  # the PEAFT tables' datasets
-            q = {**p, **d}
-            lines.append(f"         {dataset} (PEAFT tables): {q['epochs']} epochs, the last kept, batch "
-                         f"{q['batch_size']}, {q['max_tokens']} tokens, train {q['train_examples'] or 'all'}; "
-                         f"{', '.join(f'{a} n={n}' for a, n in q['attack_n'].items())} on dev, AdvGLUE dev "
-                         f"{q.get('advglue_n') or 'all'}")
-            lines.append(f"           {q['note']}")
-            if q.get("estimate"):
-                lines.append(f"           time: {q['estimate']}")
-    lines.append("Tables (runs for seeds 0 1 2; sweeps use the first seed; 'all' = the RIFT tables):")
+        for dataset, d in p.get("datasets", {}).items():  # the SNLI and PEAFT tables' datasets
+            lines += _describe_dataset(dataset, {**p, "dataset": dataset, **d})
+    lines.append("Tables (runs for seeds 0 1 2; sweeps use the first seed; 'all' = the RIFT tables on the protocol's "
+                 "own dataset; table2 and the PEAFT tables are named one by one):")
     for name in ALL_TABLES:
         t = TABLES[name]
         runs = t.runs((0, 1, 2))

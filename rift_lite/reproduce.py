@@ -54,9 +54,13 @@ def protocol_sizes(protocol: str, tiny: bool = False, dataset: str | None = None
             having = [p for p, v in PROTOCOLS.items() if dataset in v.get("datasets", {})]
             raise ValueError(f"protocol {protocol} has no sizes for {dataset} (protocols with them: "
                              f"{', '.join(having) or 'none'})")
-        sizes.update(per_dataset[dataset], dataset=dataset)
+        sizes.update({"dataset": dataset, **per_dataset[dataset]})  # an entry may name its own loader
     if tiny:
         sizes.update(TINY)
+        from .tasks import TASKS  # class-balanced batches need a multiple of the classes (SNLI: 3)
+
+        classes = TASKS[sizes["dataset"]].num_labels
+        sizes["batch_size"] = classes * -(-sizes["batch_size"] // classes)
     return sizes
 
 

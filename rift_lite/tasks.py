@@ -97,6 +97,7 @@ TASKS: dict[str, TaskInfo] = {
         _task("mr", SENTIMENT, False, 80, ("train", "dev", "test")),
         _task("sst2", SENTIMENT, False, 80, ("train", "dev", "test")),
         _task("snli", NLI3, True, 80, ("dev", "test")),
+        _task("snli-offline", NLI3, True, 80, ("train", "dev", "test"), "snli"),
         _task("rte", NLI2, True, 128, ("train", "dev")),
         _task("mrpc", ("not_equivalent", "equivalent"), True, 128, ("train", "dev", "test")),
         _task("qnli", NLI2, True, 128, ("dev",)),

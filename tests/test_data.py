@@ -39,6 +39,7 @@ EXPECTED = {
     ("mr", "train"): 8_694, ("mr", "dev"): 966, ("mr", "test"): 1_000,
     ("sst2", "train"): 67_349, ("sst2", "dev"): 872, ("sst2", "test"): 1_821,
     ("snli", "dev"): 9_842, ("snli", "test"): 9_824,
+    ("snli-offline", "train"): 9_842, ("snli-offline", "dev"): 8_824, ("snli-offline", "test"): 1_000,
     ("rte", "train"): 2_490, ("rte", "dev"): 277,
     ("mrpc", "train"): 3_668, ("mrpc", "dev"): 408, ("mrpc", "test"): 1_725,
     ("qnli", "dev"): 5_463,
@@ -397,3 +398,16 @@ def test_empty_text(tmp_path):
     write(tmp_path / "mr_rotten_tomatoes" / "rt-polarity.pos", "fine .\n<br />\n")
     with pytest.raises(DataError, match=r"rt-polarity\.pos, line 2: field 'text': empty text"):
         load("mr", "train", data_dir=tmp_path)
+
+
+def test_snli_offline_splits_are_disjoint_and_test_is_textfoolers_thousand(data_dir):
+    from rift_lite import data
+
+    splits = {s: data.load("snli-offline", s, data_dir) for s in ("train", "dev", "test")}
+    assert {s: len(v) for s, v in splits.items()} == {"train": 9842, "dev": 8824, "test": 1000}
+    ids = {s: {ex.id for ex in v} for s, v in splits.items()}
+    assert all(i.startswith("snli/dev/") for i in ids["train"]) and not (ids["dev"] & ids["test"])
+    assert ids["dev"] | ids["test"] == {ex.id for ex in data.load("snli", "test", data_dir)}
+    textfooler = data.load("textfooler-snli", "test", data_dir)
+    assert [ex.label for ex in splits["test"]] == [ex.label for ex in textfooler]  # matched in TextFooler's order
+    assert data.TASKS["snli-offline"].is_pair and data.TASKS["snli-offline"].num_labels == 3

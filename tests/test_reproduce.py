@@ -305,3 +305,27 @@ def test_readme_section_adds_the_peaft_tables_once_a_peaft_run_exists(tmp_path):
     assert "#### PEAFT Table 1 analogue" in section and "#### PEAFT Table 2 analogue" in section
     assert "| SST-2 | PEAFT | 50.0 (1) | 90.0 (1) | 70.0 (1) | 48.0 | 93.8 | 70.9 |" in section
     assert "PEAFT-table runs so far (1): cpu-sst2-peaft-seed0." in section
+
+
+@pytest.mark.slow
+def test_tiny_snli_table_on_the_offline_splits(tmp_path, data_dir):
+    """`reproduce table2 --tiny`: five methods on snli-offline (train = SNLI dev, attacks on the SNLI test pairs of
+    TextFooler's 1,000, hypothesis only), batches a multiple of 3 classes, the paper's SNLI rows beside ours."""
+    from rift_lite.reproduce import protocol_sizes, reproduce
+
+    sizes = protocol_sizes("cpu", False, "snli")
+    assert sizes["dataset"] == "snli-offline" and sizes["batch_size"] % 3 == 0 and sizes["attack_n"]["pwws"] == 1000
+    assert protocol_sizes("gpu", False, "snli")["dataset"] == "snli"  # the hub's SNLI, with its training set
+    assert protocol_sizes("cpu", True, "snli")["batch_size"] == 9  # tiny's 8 rounded up to whole classes
+    kwargs = dict(tiny=True, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", data_dir=str(data_dir))
+    paths = reproduce(["table2"], "cpu", (0,), **kwargs)
+    assert [p.name for p in paths] == [f"cpu-tiny-snli-offline-{m}-seed0.json" for m in
+                                       ("standard", "adv-base", "rift", "adv-ptwd", "adv-mixout")]
+    run = json.loads(paths[2].read_text())
+    assert run["complete"] and run["tables"] == ["table2"] and run["dataset"] == "snli-offline"
+    assert run["train"]["config"]["beta"] == 5.0 and run["train"]["config"]["alpha"] == 0.7  # the paper's SNLI values
+    records = [json.loads(line) for line in (tmp_path / "runs" / "cpu-tiny-snli-offline-rift-seed0" / "attack-pwws" /
+                                             "records.jsonl").read_text().splitlines()]
+    assert records and all(r["field"] == "text_b" and r["id"].startswith("snli/test/") for r in records)
+    table = (tmp_path / "results" / "table2-tiny" / "table-cpu.md").read_text()
+    assert "| RIFT |" in table and "| 80.5 | 77.5 | 74.3 |" in table  # the paper's SNLI BERT row (Tables 2, 5)
