@@ -6,7 +6,9 @@ Runs (MR, MiniLM-L6, same seed, same class-balanced training subset and batches)
 * ``cls``      -- the same with ``pooling='cls'`` (what the library did before: MiniLM's [CLS] vector);
 * ``shared``   -- the same with ``shared_reference=True`` (the train-mode clean softmax as the ASCC target);
 * ``alpha03``, ``alpha1`` -- alpha = 0.3 or 1 instead of 0.1;
-* ``advbase``  -- Adv-Base (alpha = 0), for reference.
+* ``advbase``  -- Adv-Base (alpha = 0), for reference;
+* ``critic``   -- RIFT with the score functions at their own lr 1e-3 (``--critic-lr``; the paper: one lr, 2e-5),
+  chapter 04's hypothesis that the critic learns too slowly to steer the encoder.
 
 Every run traces, every ``--trace-every`` steps, the relative L2 distance, the InfoNCE estimate of I(S;T|Y) and the
 gradient norm of each weighted loss term w.r.t. the encoder. Results: one small JSON per run in ``--results`` and a
@@ -28,6 +30,7 @@ RUNS = {
     "alpha03": {"method": "rift", "alpha": 0.3},
     "alpha1": {"method": "rift", "alpha": 1.0},
     "advbase": {"method": "adv-base"},
+    "critic": {"method": "rift", "critic_lr": 1e-3},
 }
 
 

@@ -193,11 +193,25 @@ class Objective(nn.Module):
     def encoder_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.model.encoder.parameters() if p.requires_grad]
 
-    def param_groups(self, encoder_weight_decay: float, head_weight_decay: float) -> list[dict]:
-        """The optimiser's groups: trainable encoder / task parameters with their weight decays (PEAFT: its own)."""
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The InfoNCE score functions' parameters (RIFT, RIFT-I(S;T); none for the other methods)."""
+        return [p for p in self.mi.parameters() if p.requires_grad] if self.mi is not None else []
+
+    def param_groups(self, encoder_weight_decay: float, head_weight_decay: float,
+                     critic_lr: float | None = None) -> list[dict]:
+        """The optimiser's groups: trainable encoder / task parameters with their weight decays (PEAFT: its own).
+
+        ``critic_lr`` gives the score functions (:meth:`critic_parameters`) a group of their own with that learning
+        rate (weight decay as the head); None keeps them in the task group at the shared rate, as the paper."""
         groups = param_groups(self.model, self.embedding, head_weight_decay) if self.embedding is not None else None
-        return groups or [{"params": self.encoder_parameters(), "weight_decay": encoder_weight_decay},
-                          {"params": self.task_parameters(), "weight_decay": head_weight_decay}]
+        if groups:
+            return groups
+        critic = self.critic_parameters() if critic_lr is not None else []
+        critic_ids = {id(p) for p in critic}
+        task = [p for p in self.task_parameters() if id(p) not in critic_ids]
+        return ([{"params": self.encoder_parameters(), "weight_decay": encoder_weight_decay},
+                 {"params": task, "weight_decay": head_weight_decay}]
+                + ([{"params": critic, "weight_decay": head_weight_decay, "lr": critic_lr}] if critic else []))
 
     # ---------------------------------------------------------------- the objective
     def forward(self, input_ids, attention_mask, token_type_ids, labels, candidates=None, candidate_mask=None):

@@ -29,9 +29,9 @@ def diagnosis_section(folder) -> list[str]:
              f"epochs in the table; code {', '.join(sorted({r['code_version'] for r in runs}))}; made by "
              "`.venv/bin/python benchmarks/diagnose_rift.py` (all runs; `--runs`, `--seed` and `--epochs` pick some). "
              "Chapter 04 reads these runs and says what they show.",
-             "", "| run | seed | epochs | pooling | ASCC target | alpha | dev clean | dev under ASCC | I(S;T\\|Y) "
-             "estimate at the end (nats) | mean gradient norm: CE / beta KL / alpha info |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| run | seed | epochs | pooling | ASCC target | alpha | critic lr | dev clean | dev under ASCC | "
+             "I(S;T\\|Y) estimate at the end (nats) | mean gradient norm: CE / beta KL / alpha info |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: (r["diagnosis_run"], r["config"]["epochs"], r["config"]["seed"])):
         c, final, trace = r["config"], r["history"][-1], r["trace"]
 
@@ -42,7 +42,8 @@ def diagnosis_section(folder) -> list[str]:
         mi = trace[-1].get("train_mi") if trace else None
         lines.append(f"| {r['diagnosis_run']} | {c['seed']} | {c['epochs']} | {c['pooling']} | "
                      f"{'train-mode' if c['shared_reference'] else 'eval-mode'}"
-                     f" | {c['alpha'] if c['method'] == 'rift' else 0:g} | {100 * final['dev_clean_acc']:.1f} | "
+                     f" | {c['alpha'] if c['method'] == 'rift' else 0:g} | {(c.get('critic_lr') or c['lr']) if c['method'] in ('rift', 'rift-ist') else '--'} | "
+                     f"{100 * final['dev_clean_acc']:.1f} | "
                      f"{100 * final['dev_robust_acc']:.1f} | {'--' if mi is None else f'{mi:.3f}'} | "
                      f"{mean('grad_norm_ce')} / {mean('grad_norm_kl')} / {mean('grad_norm_info')} |")
     return lines + [""]

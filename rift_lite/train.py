@@ -170,7 +170,8 @@ def _start(config: TrainConfig) -> _Run:
     objective = Objective(model, _method_config(cfg)).to(device)
     runner = _data_parallel(objective, device)
     # trainable parameters only (a frozen encoder contributes none); PEAFT's groups carry their own lrs
-    optimizer = torch.optim.AdamW(objective.param_groups(cfg.encoder_weight_decay, cfg.head_weight_decay), lr=cfg.lr)
+    optimizer = torch.optim.AdamW(objective.param_groups(cfg.encoder_weight_decay, cfg.head_weight_decay,
+                                                         cfg.critic_lr), lr=cfg.lr)
     sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed,
                                    lengths=[word_count(ex) for ex in train_set] if cfg.length_buckets else None,
                                    bucket_batches=cfg.length_buckets)

@@ -39,12 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None, help="global batch (a multiple of the classes)")
     parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--critic-lr", type=float, default=None,
+                        help="own lr of the InfoNCE score functions (RIFT, RIFT-I(S;T)); default: --lr, as the paper")
     parser.add_argument("--max-tokens", type=int, default=None)
     parser.add_argument("--train-examples", type=int, default=None, help="class-balanced subset (0 = all)")
     parser.add_argument("--dev-examples", type=int, default=None, help="dev subset for model selection (0 = all)")
     parser.add_argument("--ascc-steps", type=int, default=None, help="ASCC inner steps in training (10)")
     parser.add_argument("--dev-attack-steps", type=int, default=None, help="ASCC steps of the dev robust accuracy")
-    parser.add_argument("--select-on", choices=("robust", "clean"), default="robust")
+    parser.add_argument("--select-on", choices=("robust", "clean", "last"), default="robust",
+                        help="checkpoint kept: best dev robust / clean accuracy, or the last epoch (no dev split)")
     parser.add_argument("--pooling", choices=("cls", "pooler", "mean"), default=None,
                         help="which encoder vector is F_s(x) (default: what the encoder was pre-trained with -- "
                              "mean for minilm, pooler for bert/roberta)")
@@ -75,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         file=args.file, dev_file=args.dev_file, text_column=args.text_column, label_column=args.label_column,
         text_b_column=args.text_b_column,
         num_hidden_layers=args.num_hidden_layers, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        critic_lr=args.critic_lr,
         alpha=args.alpha, beta=args.beta, tau=args.tau, ptwd_lambda=args.ptwd_lambda, mixout_p=args.mixout_p,
         max_tokens=args.max_tokens, train_examples=args.train_examples, dev_examples=args.dev_examples,
         ascc_steps=args.ascc_steps, dev_attack_steps=args.dev_attack_steps, select_on=args.select_on,

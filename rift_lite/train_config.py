@@ -39,6 +39,7 @@ class TrainConfig:
     batch_size: int | None = None
     eval_batch_size: int | None = None
     lr: float = 2e-5
+    critic_lr: float | None = None  # the InfoNCE score functions' own lr (None: lr, as the paper)
     encoder_weight_decay: float = 0.0
     head_weight_decay: float = 2e-4
     warmup_fraction: float = 0.1
@@ -147,6 +148,8 @@ def _check_fields(c: TrainConfig, C: int, world_size: int) -> None:
         raise _err("eval_batch_size", ">= 1", c.eval_batch_size)
     if not 0 < c.lr <= 1:
         raise _err("lr", "in (0, 1]", c.lr)
+    if c.critic_lr is not None and not 0 < c.critic_lr <= 1:
+        raise _err("critic_lr", "in (0, 1] (or unset: the shared lr)", c.critic_lr)
     for key in ("encoder_weight_decay", "head_weight_decay", "beta", "alpha", "ptwd_lambda", "ascc_weight_decay",
                 "ascc_entropy_weight"):
         if getattr(c, key) < 0:

@@ -284,3 +284,25 @@ def test_ascc_target_eval_mode_forward_or_shared_train_mode_softmax(tiny, monkey
         assert not torch.allclose(ref, eval_probs, atol=1e-4)  # the train-mode (dropout) softmax, not eval mode
     else:
         assert seen["reference"] is None  # ascc_attack runs its own eval-mode, no-grad forward (adversary.py)
+
+
+@pytest.mark.parametrize("name", ["rift", "rift-ist"])
+def test_critic_lr_gives_the_score_functions_their_own_group(tiny, name):
+    objective = _objective(tiny, name)
+    critic = {id(p) for p in objective.critic_parameters()}
+    assert critic and critic == {id(p) for p in objective.mi.parameters()}
+    shared = objective.param_groups(0.0, 2e-4)  # the paper: one lr for everything, the critic in the task group
+    assert len(shared) == 2 and critic <= {id(p) for p in shared[1]["params"]}
+    own = objective.param_groups(0.0, 2e-4, critic_lr=1e-3)
+    assert [g.get("lr") for g in own] == [None, None, 1e-3] and own[2]["weight_decay"] == 2e-4
+    assert {id(p) for p in own[2]["params"]} == critic and not critic & {id(p) for p in own[1]["params"]}
+    every = [id(p) for g in own for p in g["params"]]
+    assert len(every) == len(set(every)) == sum(p.requires_grad for p in objective.parameters())
+    optimizer = torch.optim.AdamW(own, lr=2e-5)
+    assert [g["lr"] for g in optimizer.param_groups] == [2e-5, 2e-5, 1e-3]
+
+
+def test_critic_lr_is_a_no_op_without_a_critic(tiny):
+    objective = _objective(tiny, "adv-base")
+    assert objective.critic_parameters() == []
+    assert len(objective.param_groups(0.0, 2e-4, critic_lr=1e-3)) == 2

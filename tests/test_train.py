@@ -48,6 +48,8 @@ def test_config_errors_name_the_field():
         resolve_config(TrainConfig(dataset="snli"))
     with pytest.raises(ValueError, match=r"TrainConfig\.mixout_p must be in \[0, 1\)"):
         resolve_config(TrainConfig(mixout_p=1.5))
+    with pytest.raises(ValueError, match="critic_lr"):
+        resolve_config(TrainConfig(method="rift", critic_lr=0.0))
     with pytest.raises(ValueError, match=r"TrainConfig\.batch_size must be >= 4 for rift"):
         resolve_config(TrainConfig(method="rift", batch_size=2))
     cfg = resolve_config(TrainConfig(method="adv-ptwd", dataset="mr", profile="paper"))
@@ -350,3 +352,13 @@ def test_train_bad_input_is_one_error_line_and_writes_nothing(model, extra, mess
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
     assert not (tmp_path / "runs").exists()
+
+
+def test_cli_passes_critic_lr_and_select_on_last():
+    from rift_lite.__main__ import build_parser
+    from rift_lite.train_cli import config_from_args
+
+    argv = ["train", "--method", "rift", "--critic-lr", "1e-3", "--select-on", "last"]
+    cfg = config_from_args(build_parser("train").parse_args(argv))
+    assert cfg.critic_lr == 1e-3 and cfg.select_on == "last"
+    assert config_from_args(build_parser("train").parse_args(["train"])).critic_lr is None  # the paper: one lr
