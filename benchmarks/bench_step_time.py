@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["adv-base", "rift"],
                         help="objectives to time; 'adv-base-shared' = Adv-Base with the train-mode ASCC target")
     parser.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    parser.add_argument("--precisions", nargs="+", choices=("auto", "fp32", "bf16"), default=["auto"],
+                        help="autocast per run; auto = bf16 on CUDA, fp32 on the CPU; several = each method in each "
+                             "(ratios to the first)")
     args = parser.parse_args()
     run_on_devices(args.device, lambda device: bench(args, device))
 
@@ -53,28 +56,28 @@ def bench(args, device: torch.device) -> None:
     examples = [e for e in pool if e.label == 0][: batch_size // 2] + [e for e in pool if e.label == 1][: batch_size // 2]
     cbatch = build_candidates(examples, tokenizer, SubstitutionSet.load(), max_tokens=max_tokens).to(device)
     inputs = batch_inputs(cbatch)
-    runners = {}
+    precisions = [("bf16" if cuda else "fp32") if p == "auto" else p for p in args.precisions]
+    runners, first_loss = {}, {}
     for name in args.methods:
-        method, shared = name.removesuffix("-shared"), name.endswith("-shared")
-        model = copy.deepcopy(base_model).to(device)
-        obj = Objective(model, MethodConfig.for_dataset(method, "mr", ascc=ASCCConfig(steps=args.ascc_steps),
-                                                        shared_reference=shared)).to(device)
-        obj.train()
-        opt = torch.optim.AdamW([{"params": obj.encoder_parameters(), "weight_decay": 0.0},
-                                 {"params": obj.task_parameters(), "weight_decay": 2e-4}], lr=2e-5)
-        runners[name] = (obj, opt)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else None
+        for precision in dict.fromkeys(precisions):
+            method, shared = name.removesuffix("-shared"), name.endswith("-shared")
+            model = copy.deepcopy(base_model).to(device)
+            obj = Objective(model, MethodConfig.for_dataset(method, "mr", ascc=ASCCConfig(steps=args.ascc_steps),
+                                                            shared_reference=shared)).to(device)
+            obj.train()
+            opt = torch.optim.AdamW([{"params": obj.encoder_parameters(), "weight_decay": 0.0},
+                                     {"params": obj.task_parameters(), "weight_decay": 2e-4}], lr=2e-5)
+            runners[(name, precision)] = (obj, opt)
 
-    def step(name):
-        obj, opt = runners[name]
+    def step(key):
+        obj, opt = runners[key]
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        if autocast:
-            with autocast():
-                out = obj(**inputs)
-        else:
+        torch.manual_seed(0)  # the same dropout masks and ASCC start for every runner: comparable first losses
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=key[1] == "bf16"):
             out = obj(**inputs)
+        first_loss.setdefault(key, float(out["total"].detach()))
         out["total"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -94,18 +97,29 @@ def bench(args, device: torch.device) -> None:
     print(f"device={device} ({info.get('gpu', 'cpu')}, torch {info['torch']}, threads {torch.get_num_threads()}, "
           f"cpu_count {os.cpu_count()}) model={args.model} layers={layers or 'all'} batch={batch_size} "
           f"(2 classes) tokens<={max_tokens} (T={cbatch.candidates.shape[1]}, K={cbatch.candidates.shape[2]}) "
-          f"ascc_steps={args.ascc_steps} precision={'bf16 autocast' if cuda else 'fp32'} "
-          f"timed_steps={args.steps} warmup={args.warmup}")
-    for name in runners:
-        print(f"  {name:9s} median step {med[name] * 1000:8.1f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times[name])})")
-    rows = [{"name": name, "median_step_ms": round(med[name] * 1000, 1),
-             "ratio_to_adv_base": round(med[name] / med["adv-base"], 3) if "adv-base" in med else None}
-            for name in runners]
-    if "rift" in med and "adv-base" in med:
-        print(f"  ratio RIFT / Adv-Base = {med['rift'] / med['adv-base']:.3f}  (goal <= 1.15)")
-    if "adv-base-shared" in med and "adv-base" in med:
-        print(f"  ratio Adv-Base with the train-mode (shared) ASCC target / eval-mode target = "
-              f"{med['adv-base-shared'] / med['adv-base']:.3f}")
+          f"ascc_steps={args.ascc_steps} precisions={precisions} timed_steps={args.steps} warmup={args.warmup}")
+    base = precisions[0]
+    rows = []
+    for name, precision in runners:
+        key = (name, precision)
+        row = {"name": name if len(set(precisions)) == 1 else f"{name} {precision}", "median_step_ms":
+               round(med[key] * 1000, 1), "first_loss": round(first_loss[key], 5)}
+        if (("adv-base", precision)) in med:
+            row["ratio_to_adv_base"] = round(med[key] / med[("adv-base", precision)], 3)
+        if precision != base:
+            row[f"time_ratio_to_{base}"] = round(med[key] / med[(name, base)], 3)
+            row[f"loss_diff_to_{base}"] = round(first_loss[key] - first_loss[(name, base)], 5)
+        rows.append(row)
+        print(f"  {row['name']:16s} median step {med[key] * 1000:8.1f} ms, first loss {first_loss[key]:.5f}  "
+              f"(all: {', '.join(f'{t * 1000:.0f}' for t in times[key])})")
+    for precision in dict.fromkeys(precisions):
+        if ("rift", precision) in med and ("adv-base", precision) in med:
+            print(f"  ratio RIFT / Adv-Base ({precision}) = {med[('rift', precision)] / med[('adv-base', precision)]:.3f}"
+                  "  (goal <= 1.15)")
+    for row in rows:
+        if f"time_ratio_to_{base}" in row:
+            print(f"  {row['name']}: time / {base} = {row[f'time_ratio_to_{base}']:.3f}, first-loss difference "
+                  f"{row[f'loss_diff_to_{base}']:+.5f}")
     write_json(args.json, "bench_step_time", device, rows, what=f"{args.model}, {layers or 'all'} layers, batch "
                f"{batch_size} x {max_tokens} tokens, ASCC {args.ascc_steps} steps, {args.steps} timed steps")
 

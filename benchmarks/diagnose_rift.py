@@ -8,7 +8,9 @@ Runs (MR, MiniLM-L6, same seed, same class-balanced training subset and batches)
 * ``alpha03``, ``alpha1`` -- alpha = 0.3 or 1 instead of 0.1;
 * ``advbase``  -- Adv-Base (alpha = 0), for reference;
 * ``critic``   -- RIFT with the score functions at their own lr 1e-3 (``--critic-lr``; the paper: one lr, 2e-5),
-  chapter 04's hypothesis that the critic learns too slowly to steer the encoder.
+  chapter 04's hypothesis that the critic learns too slowly to steer the encoder;
+* ``advbase-bf16`` -- Adv-Base trained under bfloat16 autocast on the CPU (``--precision bf16``), against ``advbase``:
+  is the faster step (``benchmarks/bench_step_time.py --precisions fp32 bf16``) accurate enough?
 
 Every run traces, every ``--trace-every`` steps, the relative L2 distance, the InfoNCE estimate of I(S;T|Y) and the
 gradient norm of each weighted loss term w.r.t. the encoder. Results: one small JSON per run in ``--results`` and a
@@ -31,6 +33,7 @@ RUNS = {
     "alpha1": {"method": "rift", "alpha": 1.0},
     "advbase": {"method": "adv-base"},
     "critic": {"method": "rift", "critic_lr": 1e-3},
+    "advbase-bf16": {"method": "adv-base", "precision": "bf16"},
 }
 
 
