@@ -19,7 +19,7 @@ def _commands(markdown: str, prefix: str) -> list[list[str]]:
     """The shell lines of the ```bash blocks that start with ``prefix``, split into words (comments dropped)."""
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", markdown, re.S):
-        lines += [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith(prefix)]
+        lines += [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith(prefix + " ")]
     return lines
 
 
