@@ -134,8 +134,10 @@ def _write_seed_summary(all_results: list[dict]) -> None:
 
 def _print_result(results: dict) -> None:
     best = results["best"]
+    acc = {k: "--" if best.get(k) is None else f"{best[k]:.3f}" for k in ("dev_clean_acc", "dev_robust_acc")}
+    kept = f"best epoch {best['epoch']}" if best.get("select_on") != "last" else f"last epoch {best['epoch']}"
     print(f"{results['method']} on {results['dataset']} ({results['profile']}, seed {results['seeds']['seed']}): "
-          f"best epoch {best['epoch']}, dev clean {best['dev_clean_acc']:.3f}, dev robust {best['dev_robust_acc']}, "
+          f"{kept}, dev clean {acc['dev_clean_acc']}, dev robust {acc['dev_robust_acc']}, "
           f"{results['wall_time_s']:.1f} s -> {results['config']['out']}")
     if results["profile"] != "paper":
         print(f"note ({results['profile']} profile): {results['profile_note']}")

@@ -362,3 +362,15 @@ def test_cli_passes_critic_lr_and_select_on_last():
     cfg = config_from_args(build_parser("train").parse_args(argv))
     assert cfg.critic_lr == 1e-3 and cfg.select_on == "last"
     assert config_from_args(build_parser("train").parse_args(["train"])).critic_lr is None  # the paper: one lr
+
+
+def test_cli_summary_line_with_and_without_dev_accuracies(capsys):
+    from rift_lite.train_cli import _print_result
+
+    base = {"method": "peaft", "dataset": "sst2", "profile": "paper", "seeds": {"seed": 0}, "wall_time_s": 1.0,
+            "config": {"out": "runs/x"}}
+    _print_result({**base, "best": {"epoch": 2, "dev_clean_acc": 0.81234, "dev_robust_acc": 1 / 6, "select_on": "robust"}})
+    _print_result({**base, "best": {"epoch": 2, "dev_clean_acc": None, "dev_robust_acc": None, "select_on": "last"}})
+    first, second = capsys.readouterr().out.splitlines()
+    assert "best epoch 2, dev clean 0.812, dev robust 0.167," in first
+    assert "last epoch 2, dev clean --, dev robust --," in second
