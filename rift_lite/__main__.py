@@ -46,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # bad input (DataError is a ValueError): one clear line, no trace
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: checkpoints and attack records are written atomically, nothing is lost
+        print(f"interrupted: run the same command again to resume ({' '.join(['python -m rift_lite', *argv])})",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

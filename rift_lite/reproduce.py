@@ -185,6 +185,8 @@ def run_one(spec: RunSpec, protocol: str, *, tiny: bool = False, results_dir=RES
     with run_lock(out) as mine:
         if not mine:  # another reproduce process is on this run
             return path, None
+        print(f"{name}: training, then {', '.join(spec.attacks) or 'no attack'} (checkpoints in {out}; --progress "
+              f"shows bars) ...", file=sys.stderr, flush=True)
         _train_and_attack(spec, protocol, sizes, name, path, out, tiny=tiny, data_dir=data_dir, device=device,
                           progress=progress)
     return path, True

@@ -374,3 +374,17 @@ def test_cli_summary_line_with_and_without_dev_accuracies(capsys):
     first, second = capsys.readouterr().out.splitlines()
     assert "best epoch 2, dev clean 0.812, dev robust 0.167," in first
     assert "last epoch 2, dev clean --, dev robust --," in second
+
+
+def test_ctrl_c_is_one_line_that_says_how_to_resume(monkeypatch, capsys):
+    import rift_lite.train_cli as train_cli
+    from rift_lite.__main__ import main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_cli, "run_cli", interrupted)
+    assert main(["train", "--method", "rift", "--out", "runs/x"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["interrupted: run the same command again to resume "
+                   "(python -m rift_lite train --method rift --out runs/x)"]
