@@ -74,9 +74,8 @@ def readme_section(results_dir, protocol: str = "cpu") -> str:
     runs = on_dataset(load_runs(results_dir, protocol), PROTOCOLS[protocol]["dataset"])
     lines = [README_BEGIN, ""]
     if runs:
-        done = ", ".join(r["run"] for r in runs)
         markdown, _ = render_table1(runs, protocol)
-        lines += [markdown.replace("### ", "#### "), f"Runs finished so far ({len(runs)}): {done}.", ""]
+        lines += [markdown.replace("### ", "#### "), run_list("Reproduction runs", runs), ""]
     else:
         lines += ["No reproduction run has finished yet.", ""]
     lines += _peaft_section(results_dir, protocol)
@@ -94,7 +93,17 @@ def _peaft_section(results_dir, protocol: str) -> list[str]:
     for render in (render_peaft1, render_peaft2):
         markdown, _ = render(every_run, protocol)
         lines += [markdown.replace("### ", "#### "), ""]
-    return lines + [f"PEAFT-table runs so far ({len(runs)}): {', '.join(sorted(r['run'] for r in runs))}.", ""]
+    return lines + [run_list("PEAFT-table runs", runs), ""]
+
+
+def run_list(what: str, runs: list[dict]) -> str:
+    """One line naming the runs whose results file is complete and those still waiting for attacks."""
+    complete = sorted(r["run"] for r in runs if r.get("complete", True))
+    partial = sorted(r["run"] for r in runs if not r.get("complete", True))
+    line = f"{what} complete ({len(complete)}): {', '.join(complete) or 'none'}."
+    if partial:
+        line += f" Trained, attacks still running ({len(partial)}): {', '.join(partial)}."
+    return line
 
 
 def update_readme(readme, results_dir, protocol: str = "cpu") -> bool:

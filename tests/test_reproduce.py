@@ -304,7 +304,11 @@ def test_readme_section_adds_the_peaft_tables_once_a_peaft_run_exists(tmp_path):
     section = readme_section(tmp_path)
     assert "#### PEAFT Table 1 analogue" in section and "#### PEAFT Table 2 analogue" in section
     assert "| SST-2 | PEAFT | 50.0 (1) | 90.0 (1) | 70.0 (1) | 48.0 | 93.8 | 70.9 |" in section
-    assert "PEAFT-table runs so far (1): cpu-sst2-peaft-seed0." in section
+    assert "PEAFT-table runs complete (1): cpu-sst2-peaft-seed0." in section
+    partial = {**_fake_peaft_run("freelb", "sst2", 0, 0.4, 0.9), "complete": False}
+    (tmp_path / "runs" / f"{partial['run']}.json").write_text(json.dumps(partial))
+    assert ("PEAFT-table runs complete (1): cpu-sst2-peaft-seed0. Trained, attacks still running (1): "
+            "cpu-sst2-freelb-seed0.") in readme_section(tmp_path)
 
 
 @pytest.mark.slow
