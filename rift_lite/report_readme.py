@@ -102,7 +102,7 @@ def run_list(what: str, runs: list[dict]) -> str:
     partial = sorted(r["run"] for r in runs if not r.get("complete", True))
     line = f"{what} complete ({len(complete)}): {', '.join(complete) or 'none'}."
     if partial:
-        line += f" Trained, attacks still running ({len(partial)}): {', '.join(partial)}."
+        line += f" Trained, attacks not all in yet ({len(partial)}): {', '.join(partial)}."
     return line
 
 

@@ -307,7 +307,7 @@ def test_readme_section_adds_the_peaft_tables_once_a_peaft_run_exists(tmp_path):
     assert "PEAFT-table runs complete (1): cpu-sst2-peaft-seed0." in section
     partial = {**_fake_peaft_run("freelb", "sst2", 0, 0.4, 0.9), "complete": False}
     (tmp_path / "runs" / f"{partial['run']}.json").write_text(json.dumps(partial))
-    assert ("PEAFT-table runs complete (1): cpu-sst2-peaft-seed0. Trained, attacks still running (1): "
+    assert ("PEAFT-table runs complete (1): cpu-sst2-peaft-seed0. Trained, attacks not all in yet (1): "
             "cpu-sst2-freelb-seed0.") in readme_section(tmp_path)
 
 
