@@ -12,12 +12,14 @@ paper's roberta-base rows; the RIFT tables only ever read runs on the protocol's
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import data
 from .protocols import PEAFT_TABLE_ORDER, PROTOCOLS, TABLES
 
 ATTACKS = ("genetic", "pwws")
@@ -26,6 +28,19 @@ LABELS = {"standard": "Standard", "adv-base": "Adv-Base", "adv-ptwd": "Adv-PTWD"
 DATASET_LABELS = {"sst2": "SST-2", "rte": "RTE"}
 PEAFT_PAPER_TARGET = "roberta-base"
 """The PEAFT paper's row set beside ours: its smallest target (ours is MiniLM-L6, 22M parameters)."""
+CHANCE_MARGIN = 0.05
+"""Clean accuracy must exceed the majority-class share by this much before an AUA is read as robustness: a classifier
+that (nearly) always answers one class is never flipped by a substitution, so its AUA equals its ACC."""
+
+
+@functools.lru_cache(maxsize=None)
+def majority_share(dataset: str) -> float | None:
+    """Accuracy of always answering the most frequent label of ``dataset``'s dev split (the PEAFT tables' test set):
+    the floor any classifier must beat. ``None`` when no local data folder is set (the tables then say so)."""
+    if data.resolve_data_dir() is None:
+        return None
+    labels = [e.label for e in data.load(dataset, "dev")]
+    return max(labels.count(y) for y in set(labels)) / len(labels)
 
 
 def load_runs(results_dir, protocol: str, tiny: bool = False) -> list[dict]:
@@ -108,11 +123,14 @@ def paired_difference(a: Sequence[dict], b: Sequence[dict], attack: str, n_boot:
             "holds": lo > 0, "seeds": [x["seed"] for x, _ in pairs]}
 
 
-def _difference_line(name: str, d: dict) -> str:
+def _difference_line(name: str, d: dict, at_chance: Sequence[str] = ()) -> str:
     if not d.get("n_seeds"):
         return f"- {name}, {d['attack']}: no paired runs yet."
     verdict = "holds at this scale" if d["holds"] else ("reversed at this scale" if d["ci95"][1] < 0 else
                                                          "not resolved at this scale (the interval contains 0)")
+    if at_chance:
+        verdict = (f"not readable at this scale: {' and '.join(at_chance)} at chance level (clean accuracy within "
+                   f"{100 * CHANCE_MARGIN:.0f} points of the majority class)")
     scope = "seeds and examples" if d["n_seeds"] > 1 else "examples only (one seed)"
     return (f"- {name}, {d['attack']}: {100 * d['difference']:+.1f} points, 95 % interval "
             f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}] over {scope}; {d['n_seeds']} seed(s), "
@@ -284,10 +302,13 @@ def _render_peaft(name: str, runs: Sequence[dict], protocol: str, evaluation: st
              f"`python -m rift_lite reproduce {name} --protocol {protocol}`.", "",
              f"| dataset | method | ours: AUA | ours: ACC | ours: AVG | paper ({target}): AUA | paper ({target}): ACC "
              f"| paper ({target}): AVG |", "|---|---|---|---|---|---|---|---|"]
-    data: dict[str, Any] = {"rows": {}, "paper_target": target}
-    claims = []
+    data: dict[str, Any] = {"rows": {}, "paper_target": target, "majority_share": {}, "at_chance": {}}
+    claims, chance_notes = [], []
     for dataset in spec.datasets:
         rs_all = on_dataset(runs, dataset)
+        floor = data["majority_share"][dataset] = majority_share(dataset)
+        at_chance = data["at_chance"][dataset] = _at_chance(rs_all, spec.methods, evaluation, floor)
+        chance_notes.append(_chance_note(dataset, floor, at_chance))
         for method in spec.methods:
             rs = select(rs_all, method)
             values = _peaft_values(rs, evaluation)
@@ -298,9 +319,30 @@ def _render_peaft(name: str, runs: Sequence[dict], protocol: str, evaluation: st
                          + " | ".join([cell(values[m]) for m in ("AUA", "ACC", "AVG")] + paper) + " |")
             data["rows"][f"{dataset}/{method}"] = {**values, "seeds": [r["seed"] for r in rs
                                                                        if evaluation in r.get("attacks", {})]}
-        claims.append((dataset, paired_difference(select(rs_all, "peaft"), select(rs_all, "freelb"), evaluation)))
-    data["peaft_minus_freelb_aua"] = {d: c for d, c in claims}
+        claims.append((dataset, paired_difference(select(rs_all, "peaft"), select(rs_all, "freelb"), evaluation),
+                       [LABELS[m] for m in ("peaft", "freelb") if m in at_chance]))
+    data["peaft_minus_freelb_aua"] = {d: c for d, c, _ in claims}
+    lines += ["", "Chance level: " + "; ".join(chance_notes) + "."]
     return lines, data, claims
+
+
+def _at_chance(runs: Sequence[dict], methods: Sequence[str], evaluation: str, floor: float | None) -> list[str]:
+    """The methods whose mean clean accuracy is within :data:`CHANCE_MARGIN` of the majority-class share ``floor``."""
+    if floor is None:
+        return []
+    means = {m: mean_std(_peaft_values(select(runs, m), evaluation)["ACC"])[0] for m in methods}
+    return [m for m, acc in means.items() if acc is not None and acc - floor < CHANCE_MARGIN]
+
+
+def _chance_note(dataset: str, floor: float | None, at_chance: Sequence[str]) -> str:
+    label = DATASET_LABELS.get(dataset, dataset)
+    if floor is None:
+        return f"{label}: majority-class share unknown (no local data folder)"
+    note = f"{label}: the majority class is {100 * floor:.1f} % of dev"
+    if not at_chance:
+        return note + f", every run at least {100 * CHANCE_MARGIN:.0f} points above it"
+    return (note + f"; {', '.join(LABELS[m] for m in at_chance)} within {100 * CHANCE_MARGIN:.0f} points of it: at "
+            "chance, so their AUA measures a near-constant classifier, not robustness")
 
 
 def render_peaft1(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
@@ -313,7 +355,7 @@ def render_peaft1(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
               "ROSE, not run here); the paper has no Standard or RIFT row. Our hyper-parameters for PEAFT are ours "
               "(the paper gives none); FreeLB's are its official GLUE scripts'.", "",
               "The paper's claim, PEAFT above FreeLB under attack (AUA):"]
-    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c) for d, c in claims]
+    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c, chance) for d, c, chance in claims]
     return "\n".join(lines) + "\n", data
 
 
@@ -332,7 +374,7 @@ def render_peaft2(runs: Sequence[dict], protocol: str) -> tuple[str, dict]:
               + (f"; examples: {', '.join(sizes)}" if sizes else "") + ". The same checkpoints as the Table 1 "
               "analogue. Paper columns: PEAFT Table 2, roberta-base rows; no Standard or RIFT row there.", "",
               "The paper's claim, PEAFT above FreeLB on AdvGLUE (AUA):"]
-    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c) for d, c in claims]
+    lines += [_difference_line(f"PEAFT − FreeLB, {DATASET_LABELS.get(d, d)}", c, chance) for d, c, chance in claims]
     return "\n".join(lines) + "\n", data
 
 

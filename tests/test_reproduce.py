@@ -12,7 +12,7 @@ import time
 import pytest
 
 from rift_lite.protocols import PROTOCOLS, TABLES, TINY, campaign
-from rift_lite.report import paired_difference, render_tables
+from rift_lite.report import majority_share, paired_difference, render_tables
 
 
 def test_list_prints_every_protocol_and_table():
@@ -238,6 +238,25 @@ def test_render_peaft_tables_beside_the_paper_and_apart_from_the_rift_tables(tmp
     assert "examples: RTE 81 AdvGLUE / 277 GLUE dev" in md2
     rift = render_tables(["table1"], "cpu", tmp_path)[0].read_text()
     assert "| Standard | -- | -- | -- |" in rift  # the SST-2 Standard run never enters a RIFT (MR) table
+
+
+def test_a_peaft_claim_is_not_read_where_the_clean_accuracy_is_at_chance(tmp_path, data_dir):
+    """RTE's dev majority class is 146 of 277 (52.7 %): a run 0.3 points above it is a near-constant classifier whose
+    AUA says nothing about robustness, so the PEAFT-vs-FreeLB verdict there is withheld; SST-2's stays."""
+    assert majority_share("rte") == pytest.approx(146 / 277)
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    runs = [_fake_peaft_run("peaft", "rte", 0, 0.5, 0.53), _fake_peaft_run("freelb", "rte", 0, 0.1, 0.70),
+            _fake_peaft_run("peaft", "sst2", 0, 0.5, 0.9), _fake_peaft_run("freelb", "sst2", 0, 0.1, 0.9)]
+    for run in runs:
+        (folder / f"{run['run']}.json").write_text(json.dumps(run))
+    md = render_tables(["peaft1"], "cpu", tmp_path)[0].read_text()
+    assert "PEAFT − FreeLB, SST-2, textfooler: +40.0 points" in md and "examples -- holds at this scale." in md
+    assert ("PEAFT − FreeLB, RTE, textfooler: +40.0 points, 95 % interval" in md
+            and "-- not readable at this scale: PEAFT at chance level" in md)  # FreeLB (70 %) is readable
+    assert "RTE: the majority class is 52.7 % of dev; PEAFT within 5 points of it" in md
+    table = json.loads((tmp_path / "peaft1" / "table-cpu.json").read_text())
+    assert table["at_chance"] == {"sst2": [], "rte": ["peaft"]}
 
 
 @pytest.mark.slow
