@@ -13,11 +13,16 @@ rift-ist       adv-base + alpha * unconditional InfoNCE (the I(S;T) ablation of 
 peaft          frozen encoder + k-token defence soft prompt: CE(x) + lambda * CE(x + delta), delta from sign
                steps in embedding space     (PEAFT, Sec. 3; :mod:`rift_lite.embedding_adversarial`)
 freelb         full fine-tuning on 1/K sum_t CE(x + delta_t) over K l2 ascent steps (Zhu et al., ICLR 2020)
+rose           1/2 (CE(x; dropout 1) + CE(x; dropout 2)) (ROSE-Second: one CE); each step updates only the
+               layer weight tensors of low risk: ||grad KL_sym|| of the two dropout passes and / or Adam's
+               moment ratio (ROSE, Jiang et al., EMNLP 2022, Sec. 3; :mod:`rift_lite.rose`)
 =============  =============================================================================================
 
 Every objective returns a dict of loss terms ``total`` (the differentiable loss), ``ce``, ``kl``, ``info``, ``ptwd``
 (detached), the InfoNCE estimate ``mi`` (nats, = -L_r-info; NaN for methods without it) and the batch accuracies
-``acc`` (clean) and ``adv_acc`` (on x_hat).
+``acc`` (clean) and ``adv_acc`` (on x_hat). For rose, ``kl`` is the symmetric KL between its two dropout passes (the
+risk's source, not part of ``total``); build its optimiser with :meth:`Objective.optimizer` and back-propagate with
+:meth:`Objective.backward`, which hand the mask its risks.
 
 Cost-conscious layout of one adversarial step (the RIFT / Adv-Base step-time ratio is a goal, <= 1.15):
 
@@ -53,8 +58,11 @@ from . import distributed
 from .adversary import ASCCConfig, ascc_attack, candidate_embeddings, kl_divergence, mix_embeddings
 from .embedding_adversarial import EMBEDDING_METHODS, EmbeddingAdvConfig, embedding_loss, param_groups, prepare_model
 from .mixout import apply_mixout
+from .rose import RISK_KEY, ROSE_METHODS, RoseAdamW, RoseConfig, kl_risk, rose_loss, selectable_parameters
+from .rose import prepare_model as prepare_rose
 
-METHODS: tuple[str, ...] = ("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist") + EMBEDDING_METHODS
+METHODS: tuple[str, ...] = (("standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist") + EMBEDDING_METHODS
+                            + ROSE_METHODS)
 ADVERSARIAL = frozenset({"adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist"})  # the ASCC (word-substitution) ones
 INFO_METHODS = frozenset({"rift", "rift-ist"})
 
@@ -97,6 +105,7 @@ class MethodConfig:
     ascc: ASCCConfig = field(default_factory=ASCCConfig)
     shared_reference: bool = False
     embedding: EmbeddingAdvConfig | None = None  # peaft / freelb settings (None: their defaults for the dataset)
+    rose: RoseConfig | None = None  # rose settings (None: the official scripts' defaults, rift_lite.rose)
 
     def __post_init__(self):
         if self.name not in METHODS:
@@ -161,6 +170,10 @@ class Objective(nn.Module):
             if self.embedding.method != config.name:
                 raise ValueError(f"MethodConfig.embedding is for {self.embedding.method}, not {config.name}")
             prepare_model(model, self.embedding)
+        self.rose = None
+        if config.name in ROSE_METHODS:  # after theta_0: sets the encoder's dropout for the two KL passes
+            self.rose = config.rose or RoseConfig()
+            prepare_rose(model, self.rose)
 
     # ---------------------------------------------------------------- parameter-space distances
     def _pairs(self):
@@ -213,6 +226,22 @@ class Objective(nn.Module):
                  {"params": task, "weight_decay": head_weight_decay}]
                 + ([{"params": critic, "weight_decay": head_weight_decay, "lr": critic_lr}] if critic else []))
 
+    def optimizer(self, lr: float, encoder_weight_decay: float, head_weight_decay: float,
+                  critic_lr: float | None = None) -> torch.optim.Optimizer:
+        """AdamW over :meth:`param_groups`; for rose its masked AdamW (:class:`rift_lite.rose.RoseAdamW`)."""
+        groups = self.param_groups(encoder_weight_decay, head_weight_decay, critic_lr)
+        if self.rose is not None:
+            return RoseAdamW(groups, self.rose, selectable_parameters(self.model), lr=lr)
+        return torch.optim.AdamW(groups, lr=lr)
+
+    def backward(self, terms: dict, optimizer: torch.optim.Optimizer) -> None:
+        """Back-propagate ``terms['total']``; for rose first hand ``optimizer`` the step's first-order risk (the
+        gradient norms of the symmetric KL, :func:`rift_lite.rose.kl_risk`), which leaves ``.grad`` untouched."""
+        risk_graph = terms.pop(RISK_KEY, None)
+        if risk_graph is not None:
+            optimizer.set_first_order_risk(kl_risk(risk_graph, optimizer.selectable))
+        terms["total"].backward()
+
     # ---------------------------------------------------------------- the objective
     def forward(self, input_ids, attention_mask, token_type_ids, labels, candidates=None, candidate_mask=None):
         cfg = self.config
@@ -222,6 +251,9 @@ class Objective(nn.Module):
         if self.embedding is not None:
             return embedding_loss(model, self.embedding, input_ids, attention_mask, token_type_ids, labels,
                                   parts=getattr(self, "return_parts", False))
+        if self.rose is not None:
+            return rose_loss(model, self.rose, input_ids, attention_mask, token_type_ids, labels,
+                             parts=getattr(self, "return_parts", False))
         if cfg.name not in ADVERSARIAL:
             logits = model(input_ids, attention_mask, token_type_ids)
             ce = F.cross_entropy(logits.float(), labels)

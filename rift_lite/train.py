@@ -11,7 +11,7 @@ paper and the official code:
 * **Optimiser** (supplementary A.1): AdamW, lr 2e-5, no weight decay on the encoder, 2e-4 on the task-specific
   layers (the head and the InfoNCE score MLPs). The official code warms the learning rate up linearly from 0.1x over
   the first 2 of 20 epochs (stepped per epoch); here the same ramp is per step over ``warmup_fraction`` (0.1) of all
-  steps. bf16 autocast on CUDA.
+  steps. bf16 autocast on CUDA. ROSE masks AdamW per weight tensor (:class:`rift_lite.rose.RoseAdamW`).
 * **Model selection on a dev split** (:mod:`rift_lite.selection`), by robust accuracy under the ASCC attack
   (``select_on='clean'`` for clean accuracy); the official code selected on the *test* set, we never look at it.
   ``select_on='last'`` keeps the last of a fixed number of epochs and skips the dev evaluation (no dev example is
@@ -53,7 +53,7 @@ from typing import Any
 
 import torch
 
-from . import distributed, embedding_adversarial
+from . import distributed, embedding_adversarial, rose
 from .adversary import ASCCConfig
 from .checkpoints import CHECKPOINTS, LATEST, latest_checkpoint, restore_training_state, save_best, save_checkpoint
 from .checkpoints import save_training_state
@@ -169,9 +169,8 @@ def _start(config: TrainConfig) -> _Run:
     model.to(device)
     objective = Objective(model, _method_config(cfg)).to(device)
     runner = _data_parallel(objective, device)
-    # trainable parameters only (a frozen encoder contributes none); PEAFT's groups carry their own lrs
-    optimizer = torch.optim.AdamW(objective.param_groups(cfg.encoder_weight_decay, cfg.head_weight_decay,
-                                                         cfg.critic_lr), lr=cfg.lr)
+    # AdamW over the trainable parameters (PEAFT's groups carry their own lrs; ROSE: its masked AdamW)
+    optimizer = objective.optimizer(cfg.lr, cfg.encoder_weight_decay, cfg.head_weight_decay, cfg.critic_lr)
     sampler = ClassBalancedSampler([ex.label for ex in train_set], cfg.batch_size, task.num_labels, cfg.seed,
                                    lengths=[word_count(ex) for ex in train_set] if cfg.length_buckets else None,
                                    bucket_batches=cfg.length_buckets)
@@ -186,7 +185,7 @@ def _start(config: TrainConfig) -> _Run:
 
 
 def _method_config(cfg: TrainConfig) -> MethodConfig:
-    """The objective's settings: the method, its weights, the ASCC adversary and, for PEAFT / FreeLB, theirs."""
+    """The objective's settings: the method, its weights, the ASCC adversary and, for PEAFT / FreeLB / ROSE, theirs."""
     embedding = None
     if cfg.method in embedding_adversarial.EMBEDDING_METHODS:
         options = {k: v for k, v in cfg.extra.items() if k in embedding_adversarial.OPTIONS}
@@ -196,7 +195,7 @@ def _method_config(cfg: TrainConfig) -> MethodConfig:
         tau=cfg.tau, shared_reference=cfg.shared_reference,
         ascc=ASCCConfig(steps=cfg.ascc_steps, lr=cfg.ascc_lr, weight_decay=cfg.ascc_weight_decay,
                         entropy_weight=cfg.ascc_entropy_weight),
-        embedding=embedding)
+        embedding=embedding, rose=rose.RoseConfig.from_options(cfg.extra) if cfg.method == "rose" else None)
 
 
 def _data_parallel(objective: Objective, device: torch.device) -> torch.nn.Module:
@@ -279,7 +278,7 @@ def _update(run: _Run, inputs: dict, tracing: bool) -> tuple[dict, dict]:
     with autocast(run.device, run.cfg.precision):
         terms = run.runner(**inputs)
     grad_norms = _term_grad_norms(terms.pop("parts"), objective) if "parts" in terms else {}
-    terms["total"].backward()
+    objective.backward(terms, run.optimizer)  # ROSE: its first-order risk first
     if run.cfg.max_grad_norm:
         torch.nn.utils.clip_grad_norm_(objective.parameters(), run.cfg.max_grad_norm)
     run.optimizer.step()

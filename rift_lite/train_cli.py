@@ -9,7 +9,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from . import distributed, embedding_adversarial
+from . import distributed, embedding_adversarial, rose
 from .data import add_file_arguments, file_dataset_name
 from .methods import METHODS
 from .models import TINY_RANDOM
@@ -70,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     embedding_adversarial.add_arguments(parser)
+    rose.add_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -86,7 +87,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         trace_every_steps=args.trace_every, trace_grad_norms=args.trace_grad_norms,
         out=args.out, data_dir=args.data_dir, device=args.device, precision=args.precision,
         checkpoint_every_steps=args.checkpoint_every, resume=not args.no_resume, progress=not args.no_progress,
-        extra=embedding_adversarial.options_from_args(args))
+        extra={**embedding_adversarial.options_from_args(args), **rose.options_from_args(args)})
 
 def _check_file_arguments(args: argparse.Namespace) -> None:
     if args.file is not None and args.dataset is not None:

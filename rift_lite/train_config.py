@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import embedding_adversarial
+from . import embedding_adversarial, rose
 from .data import TASKS, file_dataset_name
 from .methods import INFO_METHODS, METHODS, default_hparams
 from .models import DEFAULT_POOLING, TINY_RANDOM
@@ -123,6 +123,7 @@ def _fill_defaults(c: TrainConfig, task) -> None:
         if getattr(c, key) is None:
             setattr(c, key, value)
     c.extra = embedding_adversarial.resolve_options(c.method, c.dataset, c.extra)  # peaft / freelb settings
+    c.extra = rose.resolve_options(c.method, c.extra)  # rose settings
     if c.pooling is None:
         c.pooling = "mean" if c.model == TINY_RANDOM else DEFAULT_POOLING.get(c.model, "auto")
     if c.out is None:

@@ -175,7 +175,8 @@ def test_defaults_and_errors():
     assert default_hparams("imdb")["beta"] == 10 and default_hparams("imdb")["alpha"] == 0.1
     assert default_hparams("snli") == {"beta": 5.0, "alpha": 0.7, "ptwd_lambda": 0.005, "tau": 0.2, "mixout_p": 0.6}
     assert default_hparams("mr") == default_hparams("imdb") == default_hparams("sst2")
-    assert set(METHODS) == {"standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist", "peaft", "freelb"}
+    assert set(METHODS) == {"standard", "adv-base", "adv-ptwd", "adv-mixout", "rift", "rift-ist", "peaft", "freelb",
+                            "rose"}
     with pytest.raises(ValueError, match="method must be one of"):
         MethodConfig(name="no-such-method")
     with pytest.raises(ValueError, match="tau"):
