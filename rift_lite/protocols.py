@@ -113,12 +113,12 @@ TABLES: dict[str, TableSpec] = {
                         notes=("cpu: SNLI's training set is not offline; the protocol trains on SNLI dev (see "
                                "--list)",)),
     "peaft1": TableSpec("peaft1", "PEAFT Table 1 analogue: TextFooler on GLUE SST-2 and RTE dev (AUA, ACC, AVG)",
-                        methods=("peaft", "freelb", "standard", "rift"), datasets=("sst2", "rte"),
+                        methods=("peaft", "freelb", "rose", "standard", "rift"), datasets=("sst2", "rte"),
                         attacks=("textfooler",), paper="peaft-1",
                         notes=("the dev split is the test set (GLUE test labels are not public): a fixed number of "
                                "epochs, the last one kept, no dev evaluation while training",)),
     "peaft2": TableSpec("peaft2", "PEAFT Table 2 analogue: AdvGLUE dev (AUA) and GLUE dev (ACC) for SST-2 and RTE",
-                        methods=("peaft", "freelb", "standard", "rift"), datasets=("sst2", "rte"),
+                        methods=("peaft", "freelb", "rose", "standard", "rift"), datasets=("sst2", "rte"),
                         attacks=("advglue",), paper="peaft-2",
                         notes=("the same checkpoints as peaft1 (trained once)",)),
 }
@@ -135,9 +135,9 @@ PEAFT_TABLE_ORDER = ("peaft1", "peaft2")
 
 ALL_TABLES = TABLE_ORDER + NLI_TABLE_ORDER + PEAFT_TABLE_ORDER
 
-PRIORITY = ("peaft", "freelb", "standard", "adv-base", "rift", "rift-ist", "adv-ptwd", "adv-mixout")
-"""Order of the methods inside a seed: the paper's central comparison (RIFT vs Adv-Base; PEAFT vs FreeLB) lands
-first."""
+PRIORITY = ("peaft", "freelb", "rose", "standard", "adv-base", "rift", "rift-ist", "adv-ptwd", "adv-mixout")
+"""Order of the methods inside a seed: the paper's central comparison (RIFT vs Adv-Base; PEAFT vs FreeLB, then ROSE)
+lands first."""
 
 ATTACK_ORDER = ("pwws", "genetic", "textfooler", "advglue")
 """``advglue`` is an evaluation, not a search: accuracy on AdvGLUE's fixed adversarial examples."""

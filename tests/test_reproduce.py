@@ -180,7 +180,7 @@ def test_peaft_tables_runs_have_their_own_dataset_and_rift_names_do_not_change()
 
     runs = campaign(["peaft1", "peaft2"], (0,))
     assert [r.label for r in runs] == [f"{d}-{m}-seed0" for d in ("sst2", "rte")
-                                       for m in ("peaft", "freelb", "standard", "rift")]
+                                       for m in ("peaft", "freelb", "rose", "standard", "rift")]
     assert all(r.attacks == ("textfooler", "advglue") for r in runs)  # the same checkpoints serve both tables
     sst2 = protocol_sizes("cpu", dataset="sst2")
     assert run_name(runs[0], "cpu", sst2) == "cpu-sst2-peaft-seed0"
@@ -261,7 +261,7 @@ def test_a_peaft_claim_is_not_read_where_the_clean_accuracy_is_at_chance(tmp_pat
 
 @pytest.mark.slow
 def test_tiny_peaft_tables_end_to_end_with_provenance(tmp_path, data_dir, monkeypatch):
-    """`reproduce peaft1 peaft2 --tiny`: eight runs (4 methods x SST-2 / RTE), trained a fixed number of epochs
+    """`reproduce peaft1 peaft2 --tiny`: ten runs (5 methods x SST-2 / RTE), trained a fixed number of epochs
     without ever evaluating on dev, attacked by TextFooler on dev, evaluated on AdvGLUE; both tables rendered."""
     from rift_lite import train as train_module
     from rift_lite.reproduce import reproduce
@@ -273,7 +273,7 @@ def test_tiny_peaft_tables_end_to_end_with_provenance(tmp_path, data_dir, monkey
     kwargs = dict(tiny=True, results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", data_dir=str(data_dir))
     paths = reproduce(["peaft1", "peaft2"], "cpu", (0,), **kwargs)
     assert [p.name for p in paths] == [f"cpu-tiny-{d}-{m}-seed0.json" for d in ("sst2", "rte")
-                                       for m in ("peaft", "freelb", "standard", "rift")]
+                                       for m in ("peaft", "freelb", "rose", "standard", "rift")]
     for path in paths:
         run = json.loads(path.read_text())
         for key in ("protocol", "protocol_config", "code_version", "hardware", "wall_time_s", "seed", "command",
