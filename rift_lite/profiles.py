@@ -95,8 +95,9 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
                              "TextFooler-style attack on all 872 dev sentences, AdvGLUE SST-2 dev (148): a 2-core "
                              "CPU protocol, not the paper's setting",
                      "estimate": "per run, from timed trial steps (1 thread, shared 2-core machine): training about "
-                                 "1 (Standard), 1.5 (FreeLB), 4 (PEAFT), 4.5 (RIFT) min; TextFooler on 872 "
-                                 "sentences 2-11 min; AdvGLUE + clean dev under a minute"},
+                                 "1 (Standard), 1.5 (FreeLB), 4 (PEAFT), 4.5 (RIFT) min, ROSE 5 min (measured: its seed-0 "
+                                 "run, three runs sharing the 2 cores); TextFooler on 872 sentences 2-11 min; AdvGLUE "
+                                 "+ clean dev under a minute"},
             "rte": {"train_examples": 0, "max_tokens": 128, "select_on": "last", "dev_examples": 0,
                     "dev_attack_steps": 0, "eval_split": "dev", "attack_n": {"textfooler": 277}, "advglue_n": 0,
                     "clean_n": 0,
@@ -105,8 +106,9 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
                             "length-bucketed batches; TextFooler-style attack on the hypothesis of all 277 dev pairs, "
                             "AdvGLUE RTE dev (81): a 2-core CPU protocol, not the paper's setting",
                     "estimate": "per run, from timed trial steps (1 thread, shared 2-core machine): training about "
-                                "3.5 (Standard), 13 (FreeLB), 18-33 (PEAFT), 26 (RIFT) min; TextFooler on 277 pairs "
-                                "under 2 min; AdvGLUE + clean dev under a minute"},
+                                "3.5 (Standard), 13 (FreeLB), 18-33 (PEAFT), 26 (RIFT) min, ROSE 30 min (measured: its "
+                                "seed-0 run, three runs sharing the 2 cores); TextFooler on 277 pairs under 2 min; "
+                                "AdvGLUE + clean dev under a minute"},
             "snli": {"dataset": "snli-offline", "train_examples": 3000, "batch_size": 30, "max_tokens": 80,
                      "note": "SNLI without its training set (offline): trains on a class-balanced 3,000 of the 9,842 "
                              "SNLI dev pairs, selects on 300 SNLI test pairs outside the attacked ones, attacks the "
