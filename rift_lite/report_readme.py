@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 from .protocols import PROTOCOLS, TABLES
-from .report import load_runs, on_dataset, render_peaft1, render_peaft2, render_table1
+from .report import render_table1
+from .report_peaft import render_peaft1, render_peaft2
+from .results import load_runs, on_dataset
 
 README_BEGIN = "<!-- measured:begin -->"
 README_END = "<!-- measured:end -->"

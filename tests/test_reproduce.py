@@ -12,7 +12,9 @@ import time
 import pytest
 
 from rift_lite.protocols import PROTOCOLS, TABLES, TINY, campaign
-from rift_lite.report import majority_share, paired_difference, render_tables
+from rift_lite.report import render_tables
+from rift_lite.report_peaft import majority_share
+from rift_lite.results import paired_difference
 
 
 def test_list_prints_every_protocol_and_table():
