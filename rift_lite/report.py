@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .protocols import PEAFT_TABLE_ORDER, PROTOCOLS, TABLES
-from .report_peaft import CHANCE_MARGIN, majority_share, render_peaft1, render_peaft2  # noqa: F401 (the API)
-from .results import (LABELS, cell, difference_line, load_runs, mean_std, metric, on_dataset,  # noqa: F401
-                      paired_difference, paper_cell, select)
+from .report_peaft import render_peaft1, render_peaft2
+from .results import (LABELS, cell, difference_line, load_runs, mean_std, metric, on_dataset, paired_difference,
+                      paper_cell, select)
 
 ATTACKS = ("genetic", "pwws")
 
